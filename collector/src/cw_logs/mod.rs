@@ -1,0 +1,73 @@
+//! CloudWatch Logs (AWS JSON 1.1, `Logs_20140328.*`): the operations that change state —
+//! log groups, streams, retention, tags, and PutLogEvents.
+
+mod groups;
+mod put_log_events;
+mod tags;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use fluoro_proto::aws_json::{RequestContext, parse_input};
+use fluoro_proto::{AwsError, ErrorCode};
+use fluoro_store::LogStore;
+use serde_json::Value;
+
+/// Server time in epoch milliseconds; injected so tests control it.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+}
+
+/// The write half of the CloudWatch Logs API.
+pub struct LogsWriteApi {
+    store: Arc<LogStore>,
+    clock: Clock,
+}
+
+impl LogsWriteApi {
+    pub fn new(store: Arc<LogStore>, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    /// Runs `operation` if it is one of this API's; `None` otherwise.
+    pub async fn handle(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> Option<Result<Value, AwsError>> {
+        let result = match operation {
+            "CreateLogGroup" => self.create_log_group(parse_input(body)),
+            "DeleteLogGroup" => self.delete_log_group(parse_input(body)),
+            "CreateLogStream" => self.create_log_stream(parse_input(body)),
+            "DeleteLogStream" => self.delete_log_stream(parse_input(body)),
+            "PutRetentionPolicy" => self.put_retention_policy(parse_input(body)),
+            "DeleteRetentionPolicy" => self.delete_retention_policy(parse_input(body)),
+            "TagResource" => self.tag_resource(ctx, parse_input(body)),
+            "UntagResource" => self.untag_resource(ctx, parse_input(body)),
+            "TagLogGroup" => self.tag_log_group(parse_input(body)),
+            "UntagLogGroup" => self.untag_log_group(parse_input(body)),
+            "PutLogEvents" => match parse_input(body) {
+                Ok(input) => self.put_log_events(input).await,
+                Err(e) => Err(e),
+            },
+            _ => return None,
+        };
+        Some(result)
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+}
+
+/// The response of operations without an output shape.
+fn empty() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+pub(crate) fn group_not_found() -> AwsError {
+    AwsError::new(ErrorCode::ResourceNotFound, "The specified log group does not exist.")
+}
+
+pub(crate) fn stream_not_found() -> AwsError {
+    AwsError::new(ErrorCode::ResourceNotFound, "The specified log stream does not exist.")
+}

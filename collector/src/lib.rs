@@ -1,0 +1,4 @@
+//! Ingest frontends and the write path. Each frontend is named after the protocol it speaks;
+//! all of them end in `fluoro_store::LogStore::append`.
+
+pub mod cw_logs;

@@ -1,0 +1,12 @@
+//! fluoro's data model: names and ids, the CloudWatch Logs error shape, the filter-pattern
+//! language, and the Arrow schema of stored log events. Pure code: no tokio, no sockets, no files.
+
+pub mod aws_error;
+pub mod aws_json;
+pub mod filter;
+pub mod logs;
+pub mod names;
+pub mod validation;
+
+pub use aws_error::{AwsError, ErrorCode};
+pub use names::{LogGroupName, LogStreamName};

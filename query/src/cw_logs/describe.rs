@@ -1,0 +1,233 @@
+//! DescribeLogGroups, DescribeLogStreams, ListTagsForResource, ListTagsLogGroup.
+
+use fluoro_proto::aws_json::RequestContext;
+use fluoro_proto::{AwsError, ErrorCode};
+use fluoro_store::{GroupMeta, StreamMeta};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::tokens::{fingerprint, offset_token, parse_offset_token};
+use super::{LogsReadApi, group_not_found, invalid_token, limit_or};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DescribeLogGroupsInput {
+    log_group_name_prefix: Option<String>,
+    log_group_name_pattern: Option<String>,
+    log_group_identifiers: Option<Vec<String>>,
+    log_group_class: Option<String>,
+    limit: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DescribeLogStreamsInput {
+    log_group_name: Option<String>,
+    log_group_identifier: Option<String>,
+    log_stream_name_prefix: Option<String>,
+    order_by: Option<String>,
+    descending: Option<bool>,
+    limit: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ListTagsForResourceInput {
+    resource_arn: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ListTagsLogGroupInput {
+    log_group_name: String,
+}
+
+/// Returns one page of `items` after the offset in `token`, and the next token.
+fn paginate<T>(
+    items: Vec<T>,
+    token: Option<&str>,
+    limit: usize,
+    print: &str,
+) -> Result<(Vec<T>, Option<String>), AwsError> {
+    let offset = match token {
+        None => 0,
+        Some(token) => parse_offset_token(token, print).ok_or_else(invalid_token)?,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+    let end = offset + page.len();
+    Ok((page, (end < total).then(|| offset_token(end, print))))
+}
+
+impl LogsReadApi {
+    pub(super) fn describe_log_groups(
+        &self,
+        ctx: &RequestContext,
+        input: Result<DescribeLogGroupsInput, AwsError>,
+    ) -> Result<Value, AwsError> {
+        let input = input?;
+        if input.log_group_name_prefix.is_some() && input.log_group_name_pattern.is_some() {
+            return Err(AwsError::invalid_parameter(
+                "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.",
+            ));
+        }
+        let limit = limit_or(input.limit, 50, 50)?;
+        let identifiers: Option<Vec<&str>> = match &input.log_group_identifiers {
+            Some(ids) => Some(ids.iter().map(|id| ctx.group_name_from_identifier(id)).collect::<Result<_, _>>()?),
+            None => None,
+        };
+        let by_pattern = input.log_group_name_pattern.is_some();
+        let (groups, stored): (Vec<GroupMeta>, Vec<u64>) = self.store.catalog().read(|state| {
+            state
+                .groups
+                .values()
+                .filter(|g| input.log_group_name_prefix.as_ref().is_none_or(|p| g.name.starts_with(p.as_str())))
+                .filter(|g| input.log_group_name_pattern.as_ref().is_none_or(|p| g.name.contains(p.as_str())))
+                .filter(|g| identifiers.as_ref().is_none_or(|ids| ids.contains(&g.name.as_str())))
+                .filter(|g| input.log_group_class.as_ref().is_none_or(|c| &g.log_group_class == c))
+                .map(|g| {
+                    let bytes = state.streams.get(&g.id).map_or(0, |s| s.values().map(|s| s.stored_bytes).sum());
+                    (GroupMeta::clone(g), bytes)
+                })
+                .unzip()
+        });
+        let print = fingerprint(&[
+            "groups",
+            input.log_group_name_prefix.as_deref().unwrap_or(""),
+            input.log_group_name_pattern.as_deref().unwrap_or(""),
+        ]);
+        let items: Vec<(GroupMeta, u64)> = groups.into_iter().zip(stored).collect();
+        let (page, next) = paginate(items, input.next_token.as_deref(), limit, &print)?;
+        let rendered: Vec<Value> = page
+            .iter()
+            .map(|(group, stored_bytes)| {
+                let arn = ctx.log_group_arn(&group.name);
+                let mut out = Map::new();
+                out.insert("logGroupName".into(), json!(group.name));
+                out.insert("creationTime".into(), json!(group.creation_time));
+                if !by_pattern && let Some(days) = group.retention_days {
+                    out.insert("retentionInDays".into(), json!(days));
+                }
+                out.insert("metricFilterCount".into(), json!(0));
+                out.insert("arn".into(), json!(format!("{arn}:*")));
+                out.insert("logGroupArn".into(), json!(arn));
+                if !by_pattern {
+                    out.insert("storedBytes".into(), json!(stored_bytes));
+                    if let Some(kms) = &group.kms_key_id {
+                        out.insert("kmsKeyId".into(), json!(kms));
+                    }
+                    out.insert("deletionProtectionEnabled".into(), json!(group.deletion_protection));
+                }
+                out.insert("logGroupClass".into(), json!(group.log_group_class));
+                Value::Object(out)
+            })
+            .collect();
+        let mut out = Map::new();
+        out.insert("logGroups".into(), Value::Array(rendered));
+        if let Some(next) = next {
+            out.insert("nextToken".into(), json!(next));
+        }
+        Ok(Value::Object(out))
+    }
+
+    pub(super) fn describe_log_streams(
+        &self,
+        ctx: &RequestContext,
+        input: Result<DescribeLogStreamsInput, AwsError>,
+    ) -> Result<Value, AwsError> {
+        let input = input?;
+        let group = self.resolve_group(ctx, input.log_group_name.as_deref(), input.log_group_identifier.as_deref())?;
+        let by_time = match input.order_by.as_deref() {
+            None | Some("LogStreamName") => false,
+            Some("LastEventTime") => true,
+            Some(other) => {
+                let mut v = fluoro_proto::validation::Violations::new();
+                v.push(other, "orderBy", "Member must satisfy enum value set: [LogStreamName, LastEventTime]");
+                v.finish()?;
+                unreachable!("a violation was pushed")
+            }
+        };
+        if by_time && input.log_stream_name_prefix.is_some() {
+            return Err(AwsError::invalid_parameter("Cannot order by LastEventTime with a logStreamNamePrefix."));
+        }
+        let limit = limit_or(input.limit, 50, 50)?;
+        let mut streams: Vec<StreamMeta> = self.store.catalog().read(|state| {
+            state
+                .streams
+                .get(&group.id)
+                .into_iter()
+                .flat_map(|s| s.values())
+                .filter(|s| input.log_stream_name_prefix.as_ref().is_none_or(|p| s.name.starts_with(p.as_str())))
+                .cloned()
+                .collect()
+        });
+        if by_time {
+            streams.sort_by(|a, b| {
+                (a.last_event_timestamp.unwrap_or(0), &a.name).cmp(&(b.last_event_timestamp.unwrap_or(0), &b.name))
+            });
+        }
+        let descending = input.descending.unwrap_or(false);
+        if descending {
+            streams.reverse();
+        }
+        let print = fingerprint(&[
+            "streams",
+            &group.id.to_string(),
+            input.log_stream_name_prefix.as_deref().unwrap_or(""),
+            if by_time { "t" } else { "n" },
+            if descending { "d" } else { "a" },
+        ]);
+        let (page, next) = paginate(streams, input.next_token.as_deref(), limit, &print)?;
+        let rendered: Vec<Value> = page
+            .iter()
+            .map(|s| {
+                let mut out = Map::new();
+                out.insert("logStreamName".into(), json!(s.name));
+                out.insert("creationTime".into(), json!(s.creation_time));
+                if let (Some(first), Some(last), Some(ingested)) =
+                    (s.first_event_timestamp, s.last_event_timestamp, s.last_ingestion_time)
+                {
+                    out.insert("firstEventTimestamp".into(), json!(first));
+                    out.insert("lastEventTimestamp".into(), json!(last));
+                    out.insert("lastIngestionTime".into(), json!(ingested));
+                    out.insert("uploadSequenceToken".into(), json!(format!("{:056}", s.stored_bytes)));
+                }
+                out.insert("arn".into(), json!(ctx.log_stream_arn(&group.name, &s.name)));
+                out.insert("storedBytes".into(), json!(0));
+                Value::Object(out)
+            })
+            .collect();
+        let mut out = Map::new();
+        out.insert("logStreams".into(), Value::Array(rendered));
+        if let Some(next) = next {
+            out.insert("nextToken".into(), json!(next));
+        }
+        Ok(Value::Object(out))
+    }
+
+    pub(super) fn list_tags_for_resource(
+        &self,
+        ctx: &RequestContext,
+        input: Result<ListTagsForResourceInput, AwsError>,
+    ) -> Result<Value, AwsError> {
+        let input = input?;
+        let name = ctx.group_name_from_identifier(&input.resource_arn)?;
+        let group = self
+            .store
+            .catalog()
+            .group(name)
+            .ok_or_else(|| AwsError::new(ErrorCode::ResourceNotFound, "The specified log group does not exist."))?;
+        Ok(json!({ "tags": group.tags }))
+    }
+
+    pub(super) fn list_tags_log_group(
+        &self,
+        input: Result<ListTagsLogGroupInput, AwsError>,
+    ) -> Result<Value, AwsError> {
+        let input = input?;
+        let group = self.store.catalog().group(&input.log_group_name).ok_or_else(group_not_found)?;
+        Ok(json!({ "tags": group.tags }))
+    }
+}

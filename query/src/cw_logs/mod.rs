@@ -1,0 +1,108 @@
+//! CloudWatch Logs (AWS JSON 1.1): the read operations — DescribeLogGroups,
+//! DescribeLogStreams, ListTagsForResource, ListTagsLogGroup, GetLogEvents, FilterLogEvents.
+
+mod describe;
+mod get_events;
+mod tokens;
+
+use std::sync::Arc;
+
+use fluoro_proto::aws_json::{RequestContext, parse_input};
+use fluoro_proto::validation::Violations;
+use fluoro_proto::{AwsError, ErrorCode};
+use fluoro_store::{GroupMeta, LogStore};
+use serde_json::Value;
+
+/// Server time in epoch milliseconds; injected so tests control it.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The read half of the CloudWatch Logs API.
+pub struct LogsReadApi {
+    store: Arc<LogStore>,
+    clock: Clock,
+}
+
+impl LogsReadApi {
+    pub fn new(store: Arc<LogStore>, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    /// Runs `operation` if it is one of this API's; `None` otherwise.
+    pub async fn handle(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> Option<Result<Value, AwsError>> {
+        let result = match operation {
+            "DescribeLogGroups" => self.describe_log_groups(ctx, parse_input(body)),
+            "DescribeLogStreams" => self.describe_log_streams(ctx, parse_input(body)),
+            "ListTagsForResource" => self.list_tags_for_resource(ctx, parse_input(body)),
+            "ListTagsLogGroup" => self.list_tags_log_group(parse_input(body)),
+            "GetLogEvents" => match parse_input(body) {
+                Ok(input) => self.get_log_events(ctx, input).await,
+                Err(e) => Err(e),
+            },
+            "FilterLogEvents" => match parse_input(body) {
+                Ok(input) => self.filter_log_events(ctx, input).await,
+                Err(e) => Err(e),
+            },
+            _ => return None,
+        };
+        Some(result)
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Resolves exactly one of `logGroupName` / `logGroupIdentifier`.
+    fn resolve_group(
+        &self,
+        ctx: &RequestContext,
+        name: Option<&str>,
+        identifier: Option<&str>,
+    ) -> Result<Arc<GroupMeta>, AwsError> {
+        let name = match (name, identifier) {
+            (Some(_), Some(_)) => {
+                return Err(AwsError::new(
+                    ErrorCode::Validation,
+                    "LogGroup name and LogGroup ARN are mutually exclusive parameters.",
+                ));
+            }
+            (None, None) => {
+                return Err(AwsError::invalid_parameter(
+                    "Either logGroupName or logGroupIdentifier must be specified.",
+                ));
+            }
+            (Some(name), None) => name,
+            (None, Some(identifier)) => ctx.group_name_from_identifier(identifier)?,
+        };
+        self.store.catalog().group(name).ok_or_else(group_not_found)
+    }
+}
+
+pub(crate) fn group_not_found() -> AwsError {
+    AwsError::new(ErrorCode::ResourceNotFound, "The specified log group does not exist.")
+}
+
+pub(crate) fn stream_not_found() -> AwsError {
+    AwsError::new(ErrorCode::ResourceNotFound, "The specified log stream does not exist.")
+}
+
+pub(crate) fn invalid_token() -> AwsError {
+    AwsError::invalid_parameter("The specified nextToken is invalid.")
+}
+
+/// Checks an optional `limit` against `1..=max` and returns it or `default`.
+pub(crate) fn limit_or(limit: Option<i64>, max: i64, default: usize) -> Result<usize, AwsError> {
+    match limit {
+        None => Ok(default),
+        Some(limit) => {
+            let mut v = Violations::new();
+            v.range("limit", limit, 1, max);
+            v.finish()?;
+            Ok(limit as usize)
+        }
+    }
+}
+
+pub(crate) fn internal(error: impl std::fmt::Display) -> AwsError {
+    tracing::error!(%error, "query failed");
+    AwsError::new(ErrorCode::ServiceUnavailable, "The service cannot complete the request.")
+}

@@ -1,0 +1,72 @@
+//! Pagination tokens. Event tokens are `f/<56-digit position>/s` (GetLogEvents, as AWS shapes
+//! them) or `<f|b>/<position>/<query fingerprint>` (FilterLogEvents: a token of another query
+//! is refused). Describe tokens are `o/<offset>/<fingerprint>`.
+
+use fluoro_proto::logs::EventKey;
+
+/// 64-bit FNV-1a: a stable fingerprint of a query's parameters.
+pub(crate) fn fingerprint(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Forward,
+    Backward,
+}
+
+pub(crate) fn event_token(direction: Direction, key: EventKey, suffix: &str) -> String {
+    let d = match direction {
+        Direction::Forward => 'f',
+        Direction::Backward => 'b',
+    };
+    format!("{d}/{}/{suffix}", key.to_event_id())
+}
+
+/// Parses an event token whose suffix must equal `suffix`.
+pub(crate) fn parse_event_token(token: &str, suffix: &str) -> Option<(Direction, EventKey)> {
+    let mut parts = token.splitn(3, '/');
+    let direction = match parts.next()? {
+        "f" => Direction::Forward,
+        "b" => Direction::Backward,
+        _ => return None,
+    };
+    let key = EventKey::from_event_id(parts.next()?)?;
+    (parts.next()? == suffix).then_some((direction, key))
+}
+
+pub(crate) fn offset_token(offset: usize, fingerprint: &str) -> String {
+    format!("o/{offset}/{fingerprint}")
+}
+
+pub(crate) fn parse_offset_token(token: &str, fingerprint: &str) -> Option<usize> {
+    let rest = token.strip_prefix("o/")?;
+    let (offset, print) = rest.split_once('/')?;
+    (print == fingerprint).then_some(())?;
+    offset.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        let key = EventKey { timestamp: 1_714_564_800_000, seq: 7 };
+        let token = event_token(Direction::Backward, key, "s");
+        assert_eq!(parse_event_token(&token, "s"), Some((Direction::Backward, key)));
+        assert_eq!(parse_event_token(&token, "other"), None);
+        assert_eq!(parse_event_token("garbage", "s"), None);
+        let print = fingerprint(&["a", "b"]);
+        assert_ne!(print, fingerprint(&["ab", ""]));
+        assert_eq!(parse_offset_token(&offset_token(50, &print), &print), Some(50));
+        assert_eq!(parse_offset_token(&offset_token(50, &print), "x"), None);
+    }
+}

@@ -1,0 +1,155 @@
+//! Settings of `fluoro serve`: command line, `FLUORO_*` environment variables and an optional
+//! TOML file, resolved once (flag or env > file > default) into a validated `Settings`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+
+/// Flags of `fluoro serve`; each also reads `FLUORO_<NAME>` from the environment.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as the long flags, with underscores).
+    #[arg(long, env = "FLUORO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the WAL, the catalog and data files [default: ./fluoro-data].
+    #[arg(long, env = "FLUORO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// AWS APIs, native API and web UI [default: 127.0.0.1:4566].
+    #[arg(long, env = "FLUORO_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// OTLP over gRPC [default: 127.0.0.1:4317].
+    #[arg(long, env = "FLUORO_OTLP_GRPC_ADDR")]
+    pub otlp_grpc_addr: Option<SocketAddr>,
+    /// OTLP over HTTP [default: 127.0.0.1:4318].
+    #[arg(long, env = "FLUORO_OTLP_HTTP_ADDR")]
+    pub otlp_http_addr: Option<SocketAddr>,
+    /// X-Ray daemon protocol, UDP segments and TCP sampling proxy [default: 127.0.0.1:2000].
+    #[arg(long, env = "FLUORO_XRAY_ADDR")]
+    pub xray_addr: Option<SocketAddr>,
+    /// Account id used in ARNs [default: 000000000000].
+    #[arg(long, env = "FLUORO_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Region used in ARNs when a request is unsigned [default: us-east-1].
+    #[arg(long, env = "FLUORO_REGION")]
+    pub region: Option<String>,
+    /// fsync the WAL before acknowledging [default: true].
+    #[arg(long, env = "FLUORO_WAL_SYNC")]
+    pub wal_sync: Option<bool>,
+    /// Flush the memtable to Parquet at this many bytes [default: 67108864].
+    #[arg(long, env = "FLUORO_FLUSH_BYTES")]
+    pub flush_bytes: Option<usize>,
+    /// ...or after this many seconds [default: 30].
+    #[arg(long, env = "FLUORO_FLUSH_INTERVAL_SECS")]
+    pub flush_interval_secs: Option<u64>,
+    /// Unflushed bytes above which ingest answers ThrottlingException [default: 536870912].
+    #[arg(long, env = "FLUORO_MAX_BUFFER_BYTES")]
+    pub max_buffer_bytes: Option<usize>,
+    /// Largest HTTP request body accepted [default: 8388608].
+    #[arg(long, env = "FLUORO_MAX_REQUEST_BYTES")]
+    pub max_request_bytes: Option<usize>,
+    /// Seconds between retention/compaction passes [default: 60].
+    #[arg(long, env = "FLUORO_MAINTENANCE_INTERVAL_SECS")]
+    pub maintenance_interval_secs: Option<u64>,
+}
+
+/// The TOML file: the same keys as the flags.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    http_addr: Option<SocketAddr>,
+    otlp_grpc_addr: Option<SocketAddr>,
+    otlp_http_addr: Option<SocketAddr>,
+    xray_addr: Option<SocketAddr>,
+    account_id: Option<String>,
+    region: Option<String>,
+    wal_sync: Option<bool>,
+    flush_bytes: Option<usize>,
+    flush_interval_secs: Option<u64>,
+    max_buffer_bytes: Option<usize>,
+    max_request_bytes: Option<usize>,
+    maintenance_interval_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub http_addr: SocketAddr,
+    pub otlp_grpc_addr: SocketAddr,
+    pub otlp_http_addr: SocketAddr,
+    pub xray_addr: SocketAddr,
+    pub account_id: String,
+    pub region: String,
+    pub max_request_bytes: usize,
+    pub store: fluoro_store::StoreConfig,
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file: FileConfig = match &self.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+        };
+        let addr = |s: &str| s.parse::<SocketAddr>().expect("valid default address");
+        let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("fluoro-data"));
+        let mut store = fluoro_store::StoreConfig::new(data_dir);
+        if let Some(sync) = self.wal_sync.or(file.wal_sync) {
+            store.wal_sync = sync;
+        }
+        if let Some(bytes) = self.flush_bytes.or(file.flush_bytes) {
+            store.flush_bytes = bytes;
+        }
+        if let Some(secs) = self.flush_interval_secs.or(file.flush_interval_secs) {
+            store.flush_interval = Duration::from_secs(secs);
+        }
+        if let Some(bytes) = self.max_buffer_bytes.or(file.max_buffer_bytes) {
+            store.max_buffer_bytes = bytes;
+        }
+        if let Some(secs) = self.maintenance_interval_secs.or(file.maintenance_interval_secs) {
+            store.maintenance_interval = Duration::from_secs(secs.max(1));
+        }
+        if store.max_buffer_bytes < 2 << 20 {
+            bail!("max_buffer_bytes must be at least 2 MiB (one PutLogEvents batch is up to 1 MiB)");
+        }
+        let account_id = self.account_id.or(file.account_id).unwrap_or_else(|| "000000000000".into());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("account_id must be 12 digits, got {account_id:?}");
+        }
+        Ok(Settings {
+            http_addr: self.http_addr.or(file.http_addr).unwrap_or_else(|| addr("127.0.0.1:4566")),
+            otlp_grpc_addr: self.otlp_grpc_addr.or(file.otlp_grpc_addr).unwrap_or_else(|| addr("127.0.0.1:4317")),
+            otlp_http_addr: self.otlp_http_addr.or(file.otlp_http_addr).unwrap_or_else(|| addr("127.0.0.1:4318")),
+            xray_addr: self.xray_addr.or(file.xray_addr).unwrap_or_else(|| addr("127.0.0.1:2000")),
+            account_id,
+            region: self.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
+            max_request_bytes: self.max_request_bytes.or(file.max_request_bytes).unwrap_or(8 << 20),
+            store,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_defaults_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fluoro.toml");
+        std::fs::write(&path, "data_dir = \"/tmp/x\"\nregion = \"eu-west-1\"\nflush_bytes = 1024\n").unwrap();
+        let args = ServeArgs { config: Some(path.clone()), region: Some("ap-south-1".into()), ..Default::default() };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.region, "ap-south-1");
+        assert_eq!(s.store.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(s.store.flush_bytes, 1024);
+        assert_eq!(s.http_addr.port(), 4566);
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        assert!(ServeArgs { config: Some(path), ..Default::default() }.resolve().is_err());
+    }
+}

@@ -1,0 +1,145 @@
+//! `fluoro`: parse the command line, open the store, build the frontends and read APIs, serve
+//! every port, and shut down in order (listeners, then a final flush of the store).
+
+mod config;
+mod http;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fluoro_collector::cw_logs::{LogsWriteApi, system_clock};
+use fluoro_query::cw_logs::LogsReadApi;
+use fluoro_store::{LogStore, Metrics};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "fluoro", version, about = "Self-hosted X-Ray and CloudWatch compatible collector and query engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every role in one process on a local data directory.
+    Serve(config::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("FLUORO_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = args.resolve()?;
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(settings))
+        }
+    }
+}
+
+async fn serve(settings: config::Settings) -> anyhow::Result<()> {
+    let metrics = Metrics::new();
+    let store = LogStore::open(settings.store.clone(), metrics.clone())
+        .with_context(|| format!("opening the store in {}", settings.store.data_dir.display()))?;
+    let clock = system_clock();
+    let state = Arc::new(http::AppState {
+        logs_write: LogsWriteApi::new(store.clone(), clock.clone()),
+        logs_read: LogsReadApi::new(store.clone(), clock.clone()),
+        metrics,
+        account_id: settings.account_id.clone(),
+        region: settings.region.clone(),
+    });
+    let cancel = CancellationToken::new();
+    let tasks = tokio_util::task::TaskTracker::new();
+
+    let listeners = [
+        (settings.http_addr, "http", http::router(state, settings.max_request_bytes)),
+        (settings.otlp_http_addr, "otlp-http", http::not_yet_served_http("OTLP over HTTP")),
+        (settings.otlp_grpc_addr, "otlp-grpc", http::not_yet_served_grpc("OTLP over gRPC")),
+        (settings.xray_addr, "xray-tcp", http::not_yet_served_http("The X-Ray sampling proxy")),
+    ];
+    for (addr, name, router) in listeners {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {name} on {addr}"))?;
+        tracing::info!(%addr, name, "listening");
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, router).with_graceful_shutdown(cancel.cancelled_owned()).await;
+            if let Err(error) = served {
+                tracing::error!(%error, name, "listener failed");
+            }
+        });
+    }
+    let xray_udp = tokio::net::UdpSocket::bind(settings.xray_addr).await.context("binding xray-udp")?;
+    tasks.spawn(refuse_udp(xray_udp, cancel.clone()));
+    tasks.spawn(background(store.clone(), cancel.clone()));
+    println!("fluoro listening on http://{}", settings.http_addr);
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: closing listeners, then flushing");
+    cancel.cancel();
+    tasks.close();
+    tasks.wait().await;
+    store.shutdown().await.context("final flush")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Flushes when the memtable is due, and runs retention and compaction periodically.
+async fn background(store: Arc<LogStore>, cancel: CancellationToken) {
+    let mut flush_tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    let mut maintenance_tick = tokio::time::interval(store.config().maintenance_interval);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = flush_tick.tick() => {
+                if store.flush_due() && let Err(error) = store.flush().await {
+                    tracing::error!(%error, "flush failed; will retry");
+                }
+            }
+            _ = maintenance_tick.tick() => {
+                let now = fluoro_collector::cw_logs::system_clock()();
+                if let Err(error) = fluoro_store::maintenance::run_once(&store, now).await {
+                    tracing::error!(%error, "maintenance failed; will retry");
+                }
+            }
+        }
+    }
+}
+
+/// X-Ray UDP segments are not ingested yet: say so in the log instead of dropping silently.
+async fn refuse_udp(socket: tokio::net::UdpSocket, cancel: CancellationToken) {
+    let mut buffer = vec![0u8; 65_536];
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            received = socket.recv_from(&mut buffer) => {
+                if let Ok((len, peer)) = received {
+                    tracing::warn!(%peer, len, "X-Ray UDP segments are not yet served by this fluoro build; datagram dropped");
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

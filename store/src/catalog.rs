@@ -1,0 +1,383 @@
+//! The catalog: log groups, streams, data files and WAL position, persisted in redb (one
+//! transaction per change) and mirrored in memory. Startup reads it whole: no directory listing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+const GROUPS: TableDefinition<u64, &[u8]> = TableDefinition::new("groups");
+const STREAMS: TableDefinition<u64, &[u8]> = TableDefinition::new("streams");
+const FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("files");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const NEXT_ID: &str = "next_id";
+const FLUSHED_SEQ: &str = "flushed_seq";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupMeta {
+    pub id: u64,
+    pub name: String,
+    pub creation_time: i64,
+    pub retention_days: Option<i64>,
+    pub kms_key_id: Option<String>,
+    pub log_group_class: String,
+    pub deletion_protection: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl GroupMeta {
+    /// Events with a timestamp below this are expired (retention), if any retention is set.
+    pub fn retention_cutoff(&self, now_ms: i64) -> Option<i64> {
+        self.retention_days.map(|days| now_ms - days * 86_400_000)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StreamMeta {
+    pub id: u64,
+    pub group_id: u64,
+    pub name: String,
+    pub creation_time: i64,
+    pub first_event_timestamp: Option<i64>,
+    pub last_event_timestamp: Option<i64>,
+    pub last_ingestion_time: Option<i64>,
+    /// UTF-8 bytes of all messages stored in the stream.
+    pub stored_bytes: u64,
+}
+
+/// One Parquet data file in the object store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileMeta {
+    pub id: u64,
+    /// Object store path, e.g. `logs/2026-11-21/00000000000000000042.parquet`.
+    pub path: String,
+    pub size_bytes: u64,
+    pub rows: u64,
+    pub min_timestamp: i64,
+    pub max_timestamp: i64,
+    pub max_seq: u64,
+    /// Per group in the file: (group id, min timestamp, max timestamp, rows).
+    pub groups: Vec<(u64, i64, i64, u64)>,
+    /// Raw message bytes the file holds.
+    pub message_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("log group does not exist")]
+    GroupNotFound,
+    #[error("log stream does not exist")]
+    StreamNotFound,
+    #[error("log group already exists")]
+    GroupExists,
+    #[error("log stream already exists")]
+    StreamExists,
+    #[error("catalog storage: {0}")]
+    Storage(String),
+}
+
+impl<E: Into<redb::Error>> From<E> for CatalogError {
+    fn from(err: E) -> Self {
+        Self::Storage(err.into().to_string())
+    }
+}
+
+/// A consistent in-memory view of the catalog.
+#[derive(Debug, Default, Clone)]
+pub struct CatalogState {
+    pub groups: BTreeMap<String, Arc<GroupMeta>>,
+    /// Streams per group id, by name.
+    pub streams: HashMap<u64, BTreeMap<String, StreamMeta>>,
+    pub files: Vec<Arc<FileMeta>>,
+    pub next_id: u64,
+    pub flushed_seq: u64,
+}
+
+pub struct Catalog {
+    db: Database,
+    state: RwLock<CatalogState>,
+}
+
+impl Catalog {
+    pub fn open(path: &Path) -> Result<Self, CatalogError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(GROUPS)?;
+            txn.open_table(STREAMS)?;
+            txn.open_table(FILES)?;
+            txn.open_table(META)?;
+        }
+        txn.commit()?;
+        let mut state = CatalogState { next_id: 1, ..CatalogState::default() };
+        let read = db.begin_read()?;
+        for entry in read.open_table(GROUPS)?.iter()? {
+            let group: GroupMeta = decode(entry?.1.value())?;
+            state.groups.insert(group.name.clone(), Arc::new(group));
+        }
+        for entry in read.open_table(STREAMS)?.iter()? {
+            let stream: StreamMeta = decode(entry?.1.value())?;
+            state.streams.entry(stream.group_id).or_default().insert(stream.name.clone(), stream);
+        }
+        for entry in read.open_table(FILES)?.iter()? {
+            state.files.push(Arc::new(decode(entry?.1.value())?));
+        }
+        let meta = read.open_table(META)?;
+        if let Some(next) = meta.get(NEXT_ID)? {
+            state.next_id = next.value();
+        }
+        if let Some(flushed) = meta.get(FLUSHED_SEQ)? {
+            state.flushed_seq = flushed.value();
+        }
+        drop(meta);
+        drop(read);
+        Ok(Self { db, state: RwLock::new(state) })
+    }
+
+    /// Runs `f` on the current state under a read lock.
+    pub fn read<R>(&self, f: impl FnOnce(&CatalogState) -> R) -> R {
+        f(&self.state.read())
+    }
+
+    pub fn group(&self, name: &str) -> Option<Arc<GroupMeta>> {
+        self.state.read().groups.get(name).cloned()
+    }
+
+    pub fn stream(&self, group_id: u64, name: &str) -> Option<StreamMeta> {
+        self.state.read().streams.get(&group_id)?.get(name).cloned()
+    }
+
+    pub fn create_group(&self, mut group: GroupMeta) -> Result<Arc<GroupMeta>, CatalogError> {
+        let mut state = self.state.write();
+        if state.groups.contains_key(&group.name) {
+            return Err(CatalogError::GroupExists);
+        }
+        group.id = state.next_id;
+        let txn = self.db.begin_write()?;
+        txn.open_table(GROUPS)?.insert(group.id, encode(&group).as_slice())?;
+        txn.open_table(META)?.insert(NEXT_ID, group.id + 1)?;
+        txn.commit()?;
+        state.next_id = group.id + 1;
+        let group = Arc::new(group);
+        state.groups.insert(group.name.clone(), group.clone());
+        Ok(group)
+    }
+
+    /// Applies `change` to the group named `name` and persists it.
+    pub fn update_group(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut GroupMeta),
+    ) -> Result<Arc<GroupMeta>, CatalogError> {
+        let mut state = self.state.write();
+        let mut group = GroupMeta::clone(state.groups.get(name).ok_or(CatalogError::GroupNotFound)?);
+        change(&mut group);
+        let txn = self.db.begin_write()?;
+        txn.open_table(GROUPS)?.insert(group.id, encode(&group).as_slice())?;
+        txn.commit()?;
+        let group = Arc::new(group);
+        state.groups.insert(group.name.clone(), group.clone());
+        Ok(group)
+    }
+
+    /// Removes the group and its streams. Their data becomes unreachable at once.
+    pub fn delete_group(&self, name: &str) -> Result<Arc<GroupMeta>, CatalogError> {
+        let mut state = self.state.write();
+        let group = state.groups.get(name).cloned().ok_or(CatalogError::GroupNotFound)?;
+        let txn = self.db.begin_write()?;
+        {
+            txn.open_table(GROUPS)?.remove(group.id)?;
+            let mut streams = txn.open_table(STREAMS)?;
+            for stream in state.streams.get(&group.id).into_iter().flat_map(|s| s.values()) {
+                streams.remove(stream.id)?;
+            }
+        }
+        txn.commit()?;
+        state.groups.remove(name);
+        state.streams.remove(&group.id);
+        Ok(group)
+    }
+
+    pub fn create_stream(&self, group_name: &str, name: &str, now_ms: i64) -> Result<StreamMeta, CatalogError> {
+        let mut state = self.state.write();
+        let group_id = state.groups.get(group_name).ok_or(CatalogError::GroupNotFound)?.id;
+        if state.streams.get(&group_id).is_some_and(|s| s.contains_key(name)) {
+            return Err(CatalogError::StreamExists);
+        }
+        let stream = StreamMeta {
+            id: state.next_id,
+            group_id,
+            name: name.to_owned(),
+            creation_time: now_ms,
+            first_event_timestamp: None,
+            last_event_timestamp: None,
+            last_ingestion_time: None,
+            stored_bytes: 0,
+        };
+        let txn = self.db.begin_write()?;
+        txn.open_table(STREAMS)?.insert(stream.id, encode(&stream).as_slice())?;
+        txn.open_table(META)?.insert(NEXT_ID, stream.id + 1)?;
+        txn.commit()?;
+        state.next_id = stream.id + 1;
+        state.streams.entry(group_id).or_default().insert(name.to_owned(), stream.clone());
+        Ok(stream)
+    }
+
+    pub fn delete_stream(&self, group_name: &str, name: &str) -> Result<StreamMeta, CatalogError> {
+        let mut state = self.state.write();
+        let group_id = state.groups.get(group_name).ok_or(CatalogError::GroupNotFound)?.id;
+        let stream =
+            state.streams.get(&group_id).and_then(|s| s.get(name)).cloned().ok_or(CatalogError::StreamNotFound)?;
+        let txn = self.db.begin_write()?;
+        txn.open_table(STREAMS)?.remove(stream.id)?;
+        txn.commit()?;
+        if let Some(streams) = state.streams.get_mut(&group_id) {
+            streams.remove(name);
+        }
+        Ok(stream)
+    }
+
+    /// Updates a stream's event statistics in memory; they are persisted with the next flush
+    /// (and rebuilt from the WAL after a crash).
+    pub fn record_events(&self, group_id: u64, stream_id: u64, stats: EventStats) {
+        let mut state = self.state.write();
+        let Some(stream) = state.streams.get_mut(&group_id).and_then(|s| s.values_mut().find(|s| s.id == stream_id))
+        else {
+            return;
+        };
+        stream.first_event_timestamp = Some(stream.first_event_timestamp.map_or(stats.min_ts, |t| t.min(stats.min_ts)));
+        stream.last_event_timestamp = Some(stream.last_event_timestamp.map_or(stats.max_ts, |t| t.max(stats.max_ts)));
+        stream.last_ingestion_time = Some(stats.ingestion_time);
+        stream.stored_bytes += stats.bytes;
+    }
+
+    /// Registers a flushed file, the new flushed WAL position and all stream statistics in one
+    /// transaction.
+    pub fn commit_flush(&self, file: FileMeta, flushed_seq: u64) -> Result<Arc<FileMeta>, CatalogError> {
+        self.replace_files(&[], Some(file), Some(flushed_seq)).map(|f| f.expect("a file was added"))
+    }
+
+    /// Atomically removes `remove` and adds `add` (compaction, retention), optionally moving the
+    /// flushed WAL position.
+    pub fn replace_files(
+        &self,
+        remove: &[u64],
+        add: Option<FileMeta>,
+        flushed_seq: Option<u64>,
+    ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
+        let mut state = self.state.write();
+        let mut add = add;
+        if let Some(file) = add.as_mut() {
+            file.id = state.next_id;
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut files = txn.open_table(FILES)?;
+            for id in remove {
+                files.remove(*id)?;
+            }
+            if let Some(file) = &add {
+                files.insert(file.id, encode(file).as_slice())?;
+            }
+            let mut streams = txn.open_table(STREAMS)?;
+            for stream in state.streams.values().flat_map(|s| s.values()) {
+                streams.insert(stream.id, encode(stream).as_slice())?;
+            }
+            let mut meta = txn.open_table(META)?;
+            if add.is_some() {
+                meta.insert(NEXT_ID, state.next_id + 1)?;
+            }
+            if let Some(seq) = flushed_seq {
+                meta.insert(FLUSHED_SEQ, seq)?;
+            }
+        }
+        txn.commit()?;
+        state.files.retain(|f| !remove.contains(&f.id));
+        if let Some(seq) = flushed_seq {
+            state.flushed_seq = seq;
+        }
+        Ok(add.map(|file| {
+            state.next_id += 1;
+            let file = Arc::new(file);
+            state.files.push(file.clone());
+            file
+        }))
+    }
+}
+
+/// Statistics of one accepted batch of events.
+#[derive(Debug, Clone, Copy)]
+pub struct EventStats {
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub ingestion_time: i64,
+    pub bytes: u64,
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("catalog records always serialize")
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CatalogError> {
+    serde_json::from_slice(bytes).map_err(|e| CatalogError::Storage(format!("undecodable catalog record: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str) -> GroupMeta {
+        GroupMeta {
+            id: 0,
+            name: name.into(),
+            creation_time: 1,
+            retention_days: None,
+            kms_key_id: None,
+            log_group_class: "STANDARD".into(),
+            deletion_protection: false,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn persists_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.redb");
+        {
+            let catalog = Catalog::open(&path).unwrap();
+            let g = catalog.create_group(group("/a")).unwrap();
+            assert!(matches!(catalog.create_group(group("/a")), Err(CatalogError::GroupExists)));
+            catalog.create_group(group("/b")).unwrap();
+            let s = catalog.create_stream("/a", "s1", 5).unwrap();
+            catalog.update_group("/a", |g| g.retention_days = Some(7)).unwrap();
+            catalog.record_events(g.id, s.id, EventStats { min_ts: 10, max_ts: 20, ingestion_time: 30, bytes: 4 });
+            catalog.delete_group("/b").unwrap();
+            let file = FileMeta {
+                id: 0,
+                path: "logs/x.parquet".into(),
+                size_bytes: 1,
+                rows: 1,
+                min_timestamp: 10,
+                max_timestamp: 20,
+                max_seq: 3,
+                groups: vec![(g.id, 10, 20, 1)],
+                message_bytes: 4,
+            };
+            catalog.commit_flush(file, 4).unwrap();
+        }
+        let catalog = Catalog::open(&path).unwrap();
+        let g = catalog.group("/a").unwrap();
+        assert_eq!(g.retention_days, Some(7));
+        assert!(catalog.group("/b").is_none());
+        let s = catalog.stream(g.id, "s1").unwrap();
+        assert_eq!((s.first_event_timestamp, s.last_event_timestamp, s.stored_bytes), (Some(10), Some(20), 4));
+        catalog.read(|state| {
+            assert_eq!(state.flushed_seq, 4);
+            assert_eq!(state.files.len(), 1);
+            assert!(state.next_id > s.id);
+        });
+    }
+}

@@ -1,0 +1,44 @@
+//! Store settings. Each limit is documented in README.md's configuration reference.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Root of the WAL, the catalog and (for the local object store) the data files.
+    pub data_dir: PathBuf,
+    /// fsync the WAL before acknowledging. Turning this off trades durability on power loss
+    /// (not on process crash) for throughput.
+    pub wal_sync: bool,
+    /// Flush the memtable to Parquet once it holds this many message bytes...
+    pub flush_bytes: usize,
+    /// ...or once its oldest event has waited this long.
+    pub flush_interval: Duration,
+    /// Unflushed bytes (memtable plus frozen batches being flushed) above which ingest is
+    /// refused with `ThrottlingException`.
+    pub max_buffer_bytes: usize,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// Compaction merges files smaller than this...
+    pub compaction_target_bytes: u64,
+    /// ...once at least this many of them exist.
+    pub compaction_min_files: usize,
+    /// How often retention and compaction run.
+    pub maintenance_interval: Duration,
+}
+
+impl StoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            wal_sync: true,
+            flush_bytes: 64 << 20,
+            flush_interval: Duration::from_secs(30),
+            max_buffer_bytes: 512 << 20,
+            row_group_rows: 128 * 1024,
+            compaction_target_bytes: 128 << 20,
+            compaction_min_files: 8,
+            maintenance_interval: Duration::from_secs(60),
+        }
+    }
+}

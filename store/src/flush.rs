@@ -1,0 +1,81 @@
+//! Turning frozen memtable batches into one Parquet file: sorted by (group, stream,
+//! timestamp, seq), zstd, page statistics and page index, delta-encoded integers.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
+use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
+use fluoro_proto::logs::{LOG_SCHEMA, columns};
+
+use crate::catalog::FileMeta;
+
+/// Sorts `batches` into canonical file order.
+pub(crate) fn sort_batches(batches: &[RecordBatch]) -> Result<RecordBatch, ParquetError> {
+    let all = concat_batches(&LOG_SCHEMA, batches)?;
+    let sort_columns: Vec<SortColumn> = [columns::GROUP_ID, columns::STREAM_ID, columns::TIMESTAMP, columns::SEQ]
+        .iter()
+        .map(|name| SortColumn { values: all.column_by_name(name).expect("schema column").clone(), options: None })
+        .collect();
+    let indices = lexsort_to_indices(&sort_columns, None)?;
+    Ok(take_record_batch(&all, &indices)?)
+}
+
+/// Encodes one sorted batch as a Parquet file; returns the bytes and the catalog entry (its
+/// `id` and `path` are filled in by the caller).
+pub(crate) fn encode_parquet(sorted: &RecordBatch, row_group_rows: usize) -> Result<(Vec<u8>, FileMeta), ParquetError> {
+    let delta = |name: &str| ColumnPath::from(name);
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_column_dictionary_enabled(delta(columns::MESSAGE), false)
+        .set_column_dictionary_enabled(delta(columns::TIMESTAMP), false)
+        .set_column_encoding(delta(columns::TIMESTAMP), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled(delta(columns::SEQ), false)
+        .set_column_encoding(delta(columns::SEQ), Encoding::DELTA_BINARY_PACKED)
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, LOG_SCHEMA.clone(), Some(props))?;
+    writer.write(sorted)?;
+    writer.close()?;
+    let meta = describe(sorted, bytes.len() as u64);
+    Ok((bytes, meta))
+}
+
+fn describe(sorted: &RecordBatch, size_bytes: u64) -> FileMeta {
+    let groups = sorted.column_by_name(columns::GROUP_ID).expect("column").as_primitive::<UInt64Type>();
+    let timestamps = sorted.column_by_name(columns::TIMESTAMP).expect("column").as_primitive::<Int64Type>();
+    let seqs = sorted.column_by_name(columns::SEQ).expect("column").as_primitive::<UInt64Type>();
+    let mut per_group: BTreeMap<u64, (i64, i64, u64)> = BTreeMap::new();
+    for row in 0..sorted.num_rows() {
+        let ts = timestamps.value(row);
+        let entry = per_group.entry(groups.value(row)).or_insert((ts, ts, 0));
+        entry.0 = entry.0.min(ts);
+        entry.1 = entry.1.max(ts);
+        entry.2 += 1;
+    }
+    FileMeta {
+        id: 0,
+        path: String::new(),
+        size_bytes,
+        rows: sorted.num_rows() as u64,
+        min_timestamp: per_group.values().map(|g| g.0).min().unwrap_or_default(),
+        max_timestamp: per_group.values().map(|g| g.1).max().unwrap_or_default(),
+        max_seq: seqs.iter().flatten().max().unwrap_or_default(),
+        groups: per_group.into_iter().map(|(id, (min, max, rows))| (id, min, max, rows)).collect(),
+        message_bytes: message_bytes(sorted) as u64,
+    }
+}
+
+/// Number of message bytes in `batch` (its value buffer, ignoring slicing).
+pub(crate) fn message_bytes(batch: &RecordBatch) -> usize {
+    let messages = batch.column_by_name(columns::MESSAGE).expect("column").as_string::<i32>();
+    let offsets = messages.value_offsets();
+    (offsets[messages.len()] - offsets[0]) as usize
+}

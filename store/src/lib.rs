@@ -1,0 +1,36 @@
+//! The storage format both the collector (writes) and the query side (reads) stand on:
+//! write-ahead log, in-memory Arrow batches, Parquet files in an object store, and the catalog.
+//!
+//! ```text
+//! append ─► WAL (fsync, group commit) ─► memtable (Arrow) ─► flush ─► Parquet in object_store
+//!                                              │                          │
+//!                          snapshot ◄──────────┴──────── catalog (redb) ◄─┘
+//! ```
+
+mod catalog;
+mod config;
+mod flush;
+mod log_store;
+pub mod maintenance;
+mod memtable;
+mod metrics;
+mod table;
+mod wal;
+mod writer;
+
+pub use catalog::{Catalog, CatalogError, CatalogState, EventStats, FileMeta, GroupMeta, StreamMeta};
+pub use config::StoreConfig;
+pub use log_store::{AppendError, LogStore, StoreError};
+pub use memtable::PreparedBatch;
+pub use metrics::Metrics;
+pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
+pub use wal::LogEventsRecord;
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::UInt64Type;
+
+/// The group of a memtable batch (each holds exactly one group's events).
+pub(crate) fn batch_group(batch: &RecordBatch) -> Option<u64> {
+    let groups = batch.column_by_name(fluoro_proto::logs::columns::GROUP_ID)?.as_primitive::<UInt64Type>();
+    (!groups.is_empty()).then(|| groups.value(0))
+}

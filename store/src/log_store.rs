@@ -1,0 +1,295 @@
+//! `LogStore`: the write path (append → WAL → memtable), flushing to Parquet through
+//! `object_store`, consistent read snapshots, retention and compaction.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::prelude::SessionContext;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::catalog::{Catalog, CatalogError, FileMeta};
+use crate::config::StoreConfig;
+use crate::flush::{encode_parquet, sort_batches};
+use crate::memtable::{MemTable, PreparedBatch};
+use crate::metrics::Metrics;
+use crate::table::{LogSnapshot, OBJECT_STORE_URL};
+use crate::wal::{self, Wal};
+use crate::writer::{self, Command, WriterState};
+
+/// Queued appends beyond which ingest is refused rather than queued.
+const COMMAND_QUEUE: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("catalog: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("object store: {0}")]
+    Object(#[from] object_store::Error),
+    #[error("parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("the store is shutting down")]
+    ShuttingDown,
+}
+
+/// Why an append was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("too much unflushed data: {buffered} bytes buffered, limit {limit}")]
+    Throttled { buffered: usize, limit: usize },
+    #[error("the store is shutting down")]
+    ShuttingDown,
+    #[error("{0}")]
+    Wal(String),
+}
+
+pub struct LogStore {
+    config: StoreConfig,
+    catalog: Arc<Catalog>,
+    objects: Arc<dyn ObjectStore>,
+    mem: Arc<RwLock<MemTable>>,
+    commands: Mutex<Option<mpsc::Sender<Command>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    flush_lock: tokio::sync::Mutex<()>,
+    /// Objects removed from the catalog, deleted once in-flight queries are done with them.
+    doomed: Mutex<Vec<(Instant, String)>>,
+    metrics: Metrics,
+}
+
+impl LogStore {
+    /// Opens (or creates) the store in `config.data_dir`, replaying the WAL.
+    pub fn open(config: StoreConfig, metrics: Metrics) -> Result<Arc<Self>, StoreError> {
+        let objects_dir = config.data_dir.join("objects");
+        std::fs::create_dir_all(&objects_dir)?;
+        let objects: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&objects_dir)?);
+        Self::open_with_objects(config, metrics, objects)
+    }
+
+    pub fn open_with_objects(
+        config: StoreConfig,
+        metrics: Metrics,
+        objects: Arc<dyn ObjectStore>,
+    ) -> Result<Arc<Self>, StoreError> {
+        let wal_dir = config.data_dir.join("wal");
+        std::fs::create_dir_all(&wal_dir)?;
+        let catalog = Arc::new(Catalog::open(&config.data_dir.join("catalog.redb"))?);
+        let flushed_seq = catalog.read(|s| s.flushed_seq);
+        let mem = Arc::new(RwLock::new(MemTable::default()));
+        let (next_seq, segments) = recover(&wal_dir, flushed_seq, &catalog, &mem, &metrics)?;
+        let wal = Wal::open(&wal_dir, segments, next_seq, config.wal_sync)?;
+        metrics.data_files.set(catalog.read(|s| s.files.len()) as i64);
+
+        let (sender, receiver) = mpsc::channel(COMMAND_QUEUE);
+        let state = WriterState { wal, next_seq, mem: mem.clone(), catalog: catalog.clone(), metrics: metrics.clone() };
+        let writer =
+            std::thread::Builder::new().name("fluoro-wal".into()).spawn(move || writer::run(state, receiver))?;
+        Ok(Arc::new(Self {
+            config,
+            catalog,
+            objects,
+            mem,
+            commands: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            flush_lock: tokio::sync::Mutex::new(()),
+            doomed: Mutex::new(Vec::new()),
+            metrics,
+        }))
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Appends a batch; resolves once it is durable and visible to queries. Returns the seq
+    /// of its first event.
+    pub async fn append(&self, batch: PreparedBatch) -> Result<u64, AppendError> {
+        let buffered = self.mem.read().total_bytes();
+        if buffered + batch.message_bytes() > self.config.max_buffer_bytes {
+            self.metrics.requests_throttled.inc();
+            return Err(AppendError::Throttled { buffered, limit: self.config.max_buffer_bytes });
+        }
+        let sender = self.commands.lock().clone().ok_or(AppendError::ShuttingDown)?;
+        let (ack, done) = oneshot::channel();
+        sender.try_send(Command::Append { batch, ack }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                self.metrics.requests_throttled.inc();
+                AppendError::Throttled { buffered, limit: self.config.max_buffer_bytes }
+            }
+            mpsc::error::TrySendError::Closed(_) => AppendError::ShuttingDown,
+        })?;
+        done.await.map_err(|_| AppendError::ShuttingDown)?.map_err(AppendError::Wal)
+    }
+
+    /// The events of `group_id` (all groups when `None`) that may lie in `[min_ts, max_ts]`:
+    /// unflushed batches plus the files whose catalog statistics overlap.
+    pub fn snapshot(&self, group_id: Option<u64>, min_ts: i64, max_ts: i64) -> LogSnapshot {
+        let mem = self.mem.read();
+        let files = self.catalog.read(|state| {
+            state
+                .files
+                .iter()
+                .filter(|file| match group_id {
+                    None => file.min_timestamp <= max_ts && file.max_timestamp >= min_ts,
+                    Some(id) => file.groups.iter().any(|(g, lo, hi, _)| *g == id && *lo <= max_ts && *hi >= min_ts),
+                })
+                .cloned()
+                .collect()
+        });
+        let batches = mem
+            .batches()
+            .into_iter()
+            .filter(|batch| group_id.is_none_or(|id| crate::batch_group(batch) == Some(id)))
+            .collect();
+        LogSnapshot { batches, files }
+    }
+
+    /// A DataFusion session that can read this store's files.
+    pub fn session_context(&self) -> SessionContext {
+        let ctx = SessionContext::new();
+        let url = ObjectStoreUrl::parse(OBJECT_STORE_URL).expect("valid url");
+        ctx.register_object_store(url.as_ref(), self.objects.clone());
+        ctx
+    }
+
+    /// Freezes the memtable and writes it as one Parquet file. Returns whether a file was written.
+    pub async fn flush(&self) -> Result<bool, StoreError> {
+        let _flushing = self.flush_lock.lock().await;
+        let sender = self.commands.lock().clone().ok_or(StoreError::ShuttingDown)?;
+        let (ack, frozen_end) = oneshot::channel();
+        sender.send(Command::Freeze { ack }).await.map_err(|_| StoreError::ShuttingDown)?;
+        let Some(end_seq) = frozen_end.await.map_err(|_| StoreError::ShuttingDown)? else {
+            return Ok(false);
+        };
+        // Every frozen set below end_seq is written (an earlier failed flush left its set too).
+        let frozen: Vec<_> = self.mem.read().frozen.iter().filter(|f| f.end_seq <= end_seq).cloned().collect();
+        let started = Instant::now();
+        let batches: Vec<_> = frozen.iter().flat_map(|f| f.batches.iter().cloned()).collect();
+        let row_group_rows = self.config.row_group_rows;
+        let (bytes, mut meta) = tokio::task::spawn_blocking(move || {
+            let sorted = sort_batches(&batches)?;
+            encode_parquet(&sorted, row_group_rows)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        meta.path = format!("logs/{end_seq:020}-{}.parquet", uuid::Uuid::new_v4().simple());
+        self.objects.put(&ObjectPath::from(meta.path.as_str()), PutPayload::from(bytes)).await?;
+        {
+            // Readers take the memtable lock before the catalog's, so holding it here makes the
+            // file's arrival and the frozen batches' departure one atomic step for them.
+            let mut mem = self.mem.write();
+            self.catalog.commit_flush(meta.clone(), end_seq)?;
+            for f in &frozen {
+                mem.remove_frozen(f.end_seq);
+            }
+            self.metrics.buffer_bytes.set(mem.total_bytes() as i64);
+        }
+        let _ = sender.send(Command::Truncate(end_seq)).await;
+        self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics.flushed_bytes.inc_by(meta.size_bytes);
+        self.metrics.data_files.set(self.catalog.read(|s| s.files.len()) as i64);
+        tracing::info!(rows = meta.rows, bytes = meta.size_bytes, path = %meta.path, "memtable flushed");
+        Ok(true)
+    }
+
+    /// Whether the memtable is due for a flush (size or age).
+    pub fn flush_due(&self) -> bool {
+        let mem = self.mem.read();
+        mem.active_bytes >= self.config.flush_bytes
+            || mem.active_since.is_some_and(|t| t.elapsed() >= self.config.flush_interval)
+            || !mem.frozen.is_empty()
+    }
+
+    /// Flushes everything and stops the WAL writer. Appends after this fail.
+    pub async fn shutdown(&self) -> Result<(), StoreError> {
+        let flushed = self.flush().await;
+        self.commands.lock().take();
+        let writer = self.writer.lock().take();
+        if let Some(writer) = writer {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+        flushed.map(|_| ())
+    }
+
+    pub(crate) fn objects(&self) -> &Arc<dyn ObjectStore> {
+        &self.objects
+    }
+
+    /// Schedules the deletion of objects no longer in the catalog.
+    pub(crate) fn doom(&self, paths: impl IntoIterator<Item = String>) {
+        let now = Instant::now();
+        self.doomed.lock().extend(paths.into_iter().map(|p| (now, p)));
+    }
+
+    /// Deletes doomed objects older than `grace`.
+    pub(crate) async fn delete_doomed(&self, grace: Duration) {
+        let due: Vec<String> = {
+            let mut doomed = self.doomed.lock();
+            let (due, keep): (Vec<_>, Vec<_>) = doomed.drain(..).partition(|(t, _)| t.elapsed() >= grace);
+            *doomed = keep;
+            due.into_iter().map(|(_, p)| p).collect()
+        };
+        for path in due {
+            if let Err(error) = self.objects.delete(&ObjectPath::from(path.as_str())).await {
+                tracing::warn!(%error, path, "data file not deleted");
+            }
+        }
+    }
+
+    pub(crate) fn replace_files(&self, remove: &[Arc<FileMeta>], add: Option<FileMeta>) -> Result<(), StoreError> {
+        let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
+        self.catalog.replace_files(&ids, add, None)?;
+        self.doom(remove.iter().map(|f| f.path.clone()));
+        self.metrics.data_files.set(self.catalog.read(|s| s.files.len()) as i64);
+        Ok(())
+    }
+}
+
+/// Replays WAL records after `flushed_seq` into the memtable; returns the next seq and the
+/// segments still on disk.
+fn recover(
+    wal_dir: &Path,
+    flushed_seq: u64,
+    catalog: &Catalog,
+    mem: &RwLock<MemTable>,
+    metrics: &Metrics,
+) -> Result<(u64, Vec<(u64, std::path::PathBuf)>), StoreError> {
+    let replay = wal::replay(wal_dir, flushed_seq)?;
+    metrics.wal_cut_bytes.inc_by(replay.cut_bytes);
+    let mut mem = mem.write();
+    let mut events = 0;
+    for record in replay.records {
+        let keep: Vec<(usize, &(i64, String))> =
+            record.events.iter().enumerate().filter(|(i, _)| record.first_seq + *i as u64 >= flushed_seq).collect();
+        let Some(&(first_index, _)) = keep.first() else { continue };
+        let batch = PreparedBatch {
+            group_id: record.group_id,
+            stream_id: record.stream_id,
+            ingestion_time: record.ingestion_time,
+            timestamps: keep.iter().map(|(_, (t, _))| *t).collect(),
+            messages: keep.iter().map(|(_, (_, m))| Some(m.as_str())).collect(),
+        };
+        events += batch.len();
+        catalog.record_events(batch.group_id, batch.stream_id, writer::stats_of(&batch));
+        mem.insert(batch.to_record_batch(record.first_seq + first_index as u64), batch.message_bytes());
+    }
+    metrics.buffer_bytes.set(mem.total_bytes() as i64);
+    if events > 0 {
+        tracing::info!(events, next_seq = replay.next_seq, "wal replayed");
+    }
+    Ok((replay.next_seq.max(flushed_seq), replay.segments))
+}

@@ -1,0 +1,137 @@
+//! Background upkeep: retention (drop what expired, deleted groups and streams) and compaction
+//! (merge small files into fewer, larger ones). Both rewrite files and swap them in the catalog
+//! in one transaction; queries already running keep reading the old objects, which are deleted
+//! after a grace period.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use fluoro_proto::logs::columns;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutPayload};
+
+use crate::catalog::FileMeta;
+use crate::flush::{encode_parquet, sort_batches};
+use crate::log_store::{LogStore, StoreError};
+
+/// Most files merged in one compaction.
+const MAX_MERGE: usize = 32;
+/// Removed objects stay readable this long for queries that already planned on them.
+const DELETE_GRACE: Duration = Duration::from_secs(120);
+
+/// What is alive right now: group ids with their retention cut-off, and stream ids.
+struct Liveness {
+    groups: HashMap<u64, Option<i64>>,
+    streams: HashSet<u64>,
+}
+
+impl Liveness {
+    fn of(store: &LogStore, now_ms: i64) -> Self {
+        store.catalog().read(|state| Self {
+            groups: state.groups.values().map(|g| (g.id, g.retention_cutoff(now_ms))).collect(),
+            streams: state.streams.values().flat_map(|s| s.values().map(|s| s.id)).collect(),
+        })
+    }
+
+    /// Whether a file section (group, max timestamp) is entirely dead.
+    fn section_dead(&self, group: u64, max_ts: i64) -> bool {
+        match self.groups.get(&group) {
+            None => true,
+            Some(cutoff) => cutoff.is_some_and(|c| max_ts < c),
+        }
+    }
+}
+
+/// One maintenance pass. Returns the number of files removed or rewritten.
+pub async fn run_once(store: &LogStore, now_ms: i64) -> Result<usize, StoreError> {
+    store.delete_doomed(DELETE_GRACE).await;
+    let live = Liveness::of(store, now_ms);
+    let files: Vec<Arc<FileMeta>> = store.catalog().read(|s| s.files.clone());
+
+    // Files with nothing alive go at once, without reading them.
+    let (dead, alive): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|f| f.groups.iter().all(|(g, _, hi, _)| live.section_dead(*g, *hi)));
+    let mut changed = dead.len();
+    if !dead.is_empty() {
+        store.replace_files(&dead, None)?;
+    }
+
+    // Rewrite files with dead sections alone; merge small files together.
+    let config = store.config();
+    let (partly_dead, healthy): (Vec<_>, Vec<_>) =
+        alive.into_iter().partition(|f| f.groups.iter().any(|(g, _, hi, _)| live.section_dead(*g, *hi)));
+    for file in partly_dead {
+        rewrite(store, &[file], &live, now_ms).await?;
+        changed += 1;
+    }
+    let mut small: Vec<_> = healthy.into_iter().filter(|f| f.size_bytes < config.compaction_target_bytes).collect();
+    if small.len() >= config.compaction_min_files {
+        small.sort_by_key(|f| f.max_seq);
+        let mut chosen = Vec::new();
+        let mut total = 0;
+        for file in small.into_iter().take(MAX_MERGE) {
+            if total + file.size_bytes > config.compaction_target_bytes * 2 && chosen.len() >= 2 {
+                break;
+            }
+            total += file.size_bytes;
+            chosen.push(file);
+        }
+        changed += chosen.len();
+        rewrite(store, &chosen, &live, now_ms).await?;
+    }
+    Ok(changed)
+}
+
+/// Reads `files`, keeps live rows, writes them as one file and swaps it in.
+async fn rewrite(store: &LogStore, files: &[Arc<FileMeta>], live: &Liveness, now_ms: i64) -> Result<(), StoreError> {
+    let started = Instant::now();
+    let mut batches = Vec::new();
+    for file in files {
+        let bytes = store.objects().get(&ObjectPath::from(file.path.as_str())).await?.bytes().await?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+        for batch in reader {
+            let batch = batch.map_err(datafusion::parquet::errors::ParquetError::from)?;
+            batches.push(keep_live_rows(&batch, live)?);
+        }
+    }
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let replacement = if rows == 0 {
+        None
+    } else {
+        let row_group_rows = store.config().row_group_rows;
+        let (bytes, mut meta) = tokio::task::spawn_blocking(move || {
+            let sorted = sort_batches(&batches)?;
+            encode_parquet(&sorted, row_group_rows)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        meta.path = format!("logs/c{:020}-{}.parquet", meta.max_seq, uuid::Uuid::new_v4().simple());
+        store.objects().put(&ObjectPath::from(meta.path.as_str()), PutPayload::from(bytes)).await?;
+        Some(meta)
+    };
+    store.replace_files(files, replacement)?;
+    store.metrics().compaction_seconds.observe(started.elapsed().as_secs_f64());
+    tracing::info!(files = files.len(), rows, now_ms, "files rewritten");
+    Ok(())
+}
+
+fn keep_live_rows(batch: &RecordBatch, live: &Liveness) -> Result<RecordBatch, StoreError> {
+    let groups = batch.column_by_name(columns::GROUP_ID).expect("column").as_primitive::<UInt64Type>();
+    let streams = batch.column_by_name(columns::STREAM_ID).expect("column").as_primitive::<UInt64Type>();
+    let timestamps = batch.column_by_name(columns::TIMESTAMP).expect("column").as_primitive::<Int64Type>();
+    let keep: BooleanArray = (0..batch.num_rows())
+        .map(|row| {
+            let alive = match live.groups.get(&groups.value(row)) {
+                None => false,
+                Some(cutoff) => cutoff.is_none_or(|c| timestamps.value(row) >= c),
+            };
+            Some(alive && live.streams.contains(&streams.value(row)))
+        })
+        .collect();
+    Ok(filter_record_batch(batch, &keep).map_err(datafusion::parquet::errors::ParquetError::from)?)
+}

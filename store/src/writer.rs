@@ -1,0 +1,124 @@
+//! The WAL writer thread: group commit. It drains every queued batch, assigns seqs, writes one
+//! buffer, fsyncs once, then publishes the batches to the memtable and acknowledges them. This
+//! is the durability point: nothing is acknowledged before its bytes are synced.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::catalog::{Catalog, EventStats};
+use crate::memtable::{MemTable, PreparedBatch};
+use crate::metrics::Metrics;
+use crate::wal::{Wal, encode_frame};
+
+/// Most commands one group commit takes.
+const MAX_GROUP: usize = 512;
+
+pub(crate) enum Command {
+    Append {
+        batch: PreparedBatch,
+        ack: oneshot::Sender<Result<u64, String>>,
+    },
+    /// Rotate the WAL and freeze the memtable; answers the frozen set's end seq, if any.
+    Freeze {
+        ack: oneshot::Sender<Option<u64>>,
+    },
+    /// Delete WAL segments entirely below this seq (their events are in Parquet now).
+    Truncate(u64),
+}
+
+pub(crate) struct WriterState {
+    pub wal: Wal,
+    pub next_seq: u64,
+    pub mem: Arc<RwLock<MemTable>>,
+    pub catalog: Arc<Catalog>,
+    pub metrics: Metrics,
+}
+
+pub(crate) fn run(mut state: WriterState, mut commands: mpsc::Receiver<Command>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = commands.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match commands.try_recv() {
+                Ok(command) => group.push(command),
+                Err(_) => break,
+            }
+        }
+        let mut appends = Vec::new();
+        for command in group.drain(..) {
+            match command {
+                Command::Append { batch, ack } => appends.push((batch, ack)),
+                Command::Freeze { ack } => {
+                    commit(&mut state, std::mem::take(&mut appends));
+                    let _ = ack.send(freeze(&mut state));
+                }
+                Command::Truncate(seq) => {
+                    if let Err(error) = state.wal.remove_below(seq) {
+                        tracing::error!(%error, seq, "wal segments not removed");
+                    }
+                }
+            }
+        }
+        commit(&mut state, appends);
+    }
+    tracing::debug!("wal writer stopped");
+}
+
+fn freeze(state: &mut WriterState) -> Option<u64> {
+    if let Err(error) = state.wal.rotate(state.next_seq) {
+        tracing::error!(%error, "wal rotation failed; flush postponed");
+        return None;
+    }
+    state.mem.write().freeze(state.next_seq).map(|frozen| frozen.end_seq)
+}
+
+fn commit(state: &mut WriterState, appends: Vec<(PreparedBatch, oneshot::Sender<Result<u64, String>>)>) {
+    if appends.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    let mut buffer = Vec::with_capacity(appends.iter().map(|(b, _)| b.message_bytes() + 12 * b.len() + 64).sum());
+    let mut seqs = Vec::with_capacity(appends.len());
+    let mut next_seq = state.next_seq;
+    for (batch, _) in &appends {
+        seqs.push(next_seq);
+        let events = batch.timestamps.iter().zip(batch.messages.iter()).map(|(t, m)| (*t, m.unwrap_or_default()));
+        encode_frame(&mut buffer, batch.group_id, batch.stream_id, batch.ingestion_time, next_seq, events);
+        next_seq += batch.len() as u64;
+    }
+    let written = state.wal.append(&buffer).and_then(|()| state.wal.sync());
+    state.metrics.wal_fsync_seconds.observe(started.elapsed().as_secs_f64());
+    if let Err(error) = written {
+        tracing::error!(%error, "wal write failed; batches refused");
+        for (_, ack) in appends {
+            let _ = ack.send(Err(format!("write-ahead log failure: {error}")));
+        }
+        return;
+    }
+    state.next_seq = next_seq;
+    {
+        let mut mem = state.mem.write();
+        for ((batch, _), first_seq) in appends.iter().zip(&seqs) {
+            mem.insert(batch.to_record_batch(*first_seq), batch.message_bytes());
+        }
+        state.metrics.buffer_bytes.set(mem.total_bytes() as i64);
+    }
+    for ((batch, ack), first_seq) in appends.into_iter().zip(seqs) {
+        state.catalog.record_events(batch.group_id, batch.stream_id, stats_of(&batch));
+        state.metrics.events_ingested.inc_by(batch.len() as u64);
+        state.metrics.bytes_ingested.inc_by(batch.message_bytes() as u64);
+        let _ = ack.send(Ok(first_seq));
+    }
+}
+
+pub(crate) fn stats_of(batch: &PreparedBatch) -> EventStats {
+    EventStats {
+        min_ts: batch.timestamps.iter().copied().min().unwrap_or_default(),
+        max_ts: batch.timestamps.iter().copied().max().unwrap_or_default(),
+        ingestion_time: batch.ingestion_time,
+        bytes: batch.message_bytes() as u64,
+    }
+}

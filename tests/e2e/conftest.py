@@ -1,0 +1,155 @@
+"""Starts the real fluoro binary on free loopback ports with a temporary data directory."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+
+FLUORO_BIN = os.environ.get("FLUORO_BIN", "target/debug/fluoro")
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_tcp_udp_port():
+    """A port free for both TCP and UDP (X-Ray uses both)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no port free for TCP and UDP")
+
+
+class Fluoro:
+    """One fluoro process; restartable on the same data directory."""
+
+    def __init__(self, data_dir, extra_args=()):
+        self.data_dir = str(data_dir)
+        self.extra_args = list(extra_args)
+        self.http_port = free_port()
+        self.ports = {
+            "otlp_grpc": free_port(),
+            "otlp_http": free_port(),
+            "xray": free_tcp_udp_port(),
+        }
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "..", f"fluoro-{self.http_port}.log")
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, timeout=30):
+        args = [
+            FLUORO_BIN, "serve",
+            "--data-dir", self.data_dir,
+            "--http-addr", f"127.0.0.1:{self.http_port}",
+            "--otlp-grpc-addr", f"127.0.0.1:{self.ports['otlp_grpc']}",
+            "--otlp-http-addr", f"127.0.0.1:{self.ports['otlp_http']}",
+            "--xray-addr", f"127.0.0.1:{self.ports['xray']}",
+            *self.extra_args,
+        ]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"fluoro exited with {self.proc.returncode}; log: {self.read_log()}")
+            try:
+                with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("fluoro did not become healthy: " + self.read_log())
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            return self.proc.wait(timeout=timeout)
+        return self.proc.returncode if self.proc else None
+
+    def client(self, service="logs", **config):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+        )
+
+    def cli(self, *args, check=True):
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
+        result = subprocess.run(
+            ["aws", "--endpoint-url", self.endpoint, "--output", "json", *args],
+            capture_output=True, text=True, env=env, timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed: {result.stderr}")
+        return result
+
+
+@pytest.fixture
+def make_fluoro(tmp_path):
+    started = []
+
+    def make(extra_args=(), data_dir=None):
+        d = data_dir or (tmp_path / f"data{len(started)}")
+        os.makedirs(d, exist_ok=True)
+        f = Fluoro(d, extra_args)
+        started.append(f)
+        return f
+
+    yield make
+    for f in started:
+        f.kill()
+
+
+@pytest.fixture
+def fluoro(make_fluoro):
+    return make_fluoro().start()
+
+
+@pytest.fixture
+def logs(fluoro):
+    return fluoro.client("logs")
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def wait_until(predicate, timeout=10, interval=0.05):
+    """Polls `predicate` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, the dependency-direction check, Rust unit and
+# property tests, then the end-to-end tests that drive the real binary with boto3 and the aws
+# CLI. Installs what it needs (a Python venv) on first use; keeps build output in
+# $CARGO_TARGET_DIR (default ~/.cache/fluoro/target) so reruns are incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fluoro/target}"
+export CARGO_TERM_COLOR=never
+venv="${FLUORO_VENV:-$HOME/.cache/fluoro/venv}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "dependency direction: proto has no tokio, collector and query are siblings"
+if cargo tree -p fluoro-proto -e normal -i tokio >/dev/null 2>&1; then
+  echo "fluoro-proto must not depend on tokio"; exit 1
+fi
+if cargo tree -p fluoro-collector -e normal -i fluoro-query >/dev/null 2>&1 \
+   || cargo tree -p fluoro-query -e normal -i fluoro-collector >/dev/null 2>&1; then
+  echo "collector and query must not depend on each other"; exit 1
+fi
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build (binary for end-to-end tests)"
+cargo build --bin fluoro
+
+step "cargo test (unit, property and golden tests)"
+cargo test --workspace
+
+step "python venv with boto3, the aws CLI and pytest"
+if [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/aws" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip
+  "$venv/bin/pip" install --quiet -r tests/e2e/requirements.txt
+fi
+
+step "end-to-end tests"
+export FLUORO_BIN="$CARGO_TARGET_DIR/debug/fluoro"
+export PATH="$venv/bin:$PATH"
+"$venv/bin/pytest" -q tests/e2e "$@"
