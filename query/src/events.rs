@@ -57,11 +57,9 @@ pub async fn run_event_query(store: &LogStore, query: &EventQuery) -> Result<Vec
         predicate = predicate.and(col(columns::STREAM_ID).in_list(ids.iter().map(|id| lit(*id)).collect(), false));
     }
     if let Some(key) = query.from {
-        let (beyond_ts, beyond_seq): (fn(Expr, Expr) -> Expr, fn(Expr, Expr) -> Expr) =
-            if query.descending { (Expr::lt, Expr::lt) } else { (Expr::gt, Expr::gt) };
-        predicate = predicate.and(
-            beyond_ts(ts(), lit(key.timestamp)).or(ts().eq(lit(key.timestamp)).and(beyond_seq(seq(), lit(key.seq)))),
-        );
+        let beyond: fn(Expr, Expr) -> Expr = if query.descending { Expr::lt } else { Expr::gt };
+        predicate = predicate
+            .and(beyond(ts(), lit(key.timestamp)).or(ts().eq(lit(key.timestamp)).and(beyond(seq(), lit(key.seq)))));
     }
     if let Some((source, pattern)) = &query.pattern {
         predicate = predicate.and(PatternUdf::udf(source, pattern.clone()).call(vec![col(columns::MESSAGE)]));

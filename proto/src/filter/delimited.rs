@@ -121,8 +121,8 @@ impl DelimitedPattern {
                     values.push((format!("${}", position + 1), (*value).to_owned()));
                 }
                 (_, Binding::Many(from, to)) => {
-                    for position in *from..*to {
-                        values.push((format!("${}", position + 1), tokens[position].value.to_owned()));
+                    for (position, token) in tokens.iter().enumerate().take(*to).skip(*from) {
+                        values.push((format!("${}", position + 1), token.value.to_owned()));
                     }
                 }
             }
@@ -259,7 +259,7 @@ fn tokenize(message: &str) -> Vec<Token<'_>> {
         };
         match close {
             Some(close) => {
-                let end = message[i + 1..].as_bytes().iter().position(|&b| b == close).map(|p| i + 1 + p);
+                let end = message.as_bytes()[i + 1..].iter().position(|&b| b == close).map(|p| i + 1 + p);
                 match end {
                     Some(end) => {
                         tokens.push(Token { value: &message[i + 1..end], start });
