@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ const LOGS_TARGET_PREFIX: &str = "Logs_20140328.";
 const AMZ_JSON: &str = "application/x-amz-json-1.1";
 
 pub struct AppState {
+    pub max_request_bytes: usize,
     pub logs_write: LogsWriteApi,
     pub logs_read: LogsReadApi,
     pub metrics: Metrics,
@@ -26,12 +27,13 @@ pub struct AppState {
     pub region: String,
 }
 
-pub fn router(state: Arc<AppState>, max_request_bytes: usize) -> Router {
+pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
         .fallback(aws_json)
-        .layer(DefaultBodyLimit::max(max_request_bytes))
+        // The AWS handler enforces its own cap so an oversized body still gets an AWS error.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 
@@ -39,20 +41,25 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
-async fn aws_json(State(state): State<Arc<AppState>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+async fn aws_json(State(state): State<Arc<AppState>>, method: Method, headers: HeaderMap, body: Body) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
+    let body = axum::body::to_bytes(body, state.max_request_bytes).await;
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let operation = target.strip_prefix(LOGS_TARGET_PREFIX);
     let label = operation.unwrap_or("unknown");
     state.metrics.api_requests.with_label_values(&[label]).inc();
-    let result = match operation {
+    let result = match (operation, body) {
         _ if method != Method::POST => Err(AwsError::new(ErrorCode::UnknownOperation, "Only POST is supported")),
-        None => Err(AwsError::new(ErrorCode::UnknownOperation, format!("Unknown operation target: '{target}'"))),
-        Some(_) if !content_type_ok(&headers) => Err(AwsError::new(
+        (None, _) => Err(AwsError::new(ErrorCode::UnknownOperation, format!("Unknown operation target: '{target}'"))),
+        (Some(_), Err(_)) => Err(AwsError::invalid_parameter(format!(
+            "Request body too large or unreadable: the limit is {} bytes",
+            state.max_request_bytes
+        ))),
+        (Some(_), Ok(_)) if !content_type_ok(&headers) => Err(AwsError::new(
             ErrorCode::Serialization,
             "Unsupported content type: expected application/x-amz-json-1.1",
         )),
-        Some(operation) => {
+        (Some(operation), Ok(body)) => {
             let region = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())

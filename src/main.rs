@@ -47,6 +47,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         .with_context(|| format!("opening the store in {}", settings.store.data_dir.display()))?;
     let clock = system_clock();
     let state = Arc::new(http::AppState {
+        max_request_bytes: settings.max_request_bytes,
         logs_write: LogsWriteApi::new(store.clone(), clock.clone()),
         logs_read: LogsReadApi::new(store.clone(), clock.clone()),
         metrics,
@@ -57,7 +58,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
 
     let listeners = [
-        (settings.http_addr, "http", http::router(state, settings.max_request_bytes)),
+        (settings.http_addr, "http", http::router(state)),
         (settings.otlp_http_addr, "otlp-http", http::not_yet_served_http("OTLP over HTTP")),
         (settings.otlp_grpc_addr, "otlp-grpc", http::not_yet_served_grpc("OTLP over gRPC")),
         (settings.xray_addr, "xray-tcp", http::not_yet_served_http("The X-Ray sampling proxy")),
