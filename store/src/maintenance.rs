@@ -61,16 +61,17 @@ pub async fn run_once(store: &LogStore, now_ms: i64) -> Result<usize, StoreError
         store.replace_files(&dead, None)?;
     }
 
-    // Rewrite files with dead sections alone; merge small files together.
+    // Files with dead sections must be rewritten; small files should be merged. Small ones of
+    // either kind go into one merged file, large ones with dead sections are rewritten alone.
     let config = store.config();
-    let (partly_dead, healthy): (Vec<_>, Vec<_>) =
-        alive.into_iter().partition(|f| f.groups.iter().any(|(g, _, hi, _)| live.section_dead(*g, *hi)));
-    for file in partly_dead {
+    let has_dead = |f: &FileMeta| f.groups.iter().any(|(g, _, hi, _)| live.section_dead(*g, *hi));
+    let (mut small, large): (Vec<_>, Vec<_>) =
+        alive.into_iter().partition(|f| f.size_bytes < config.compaction_target_bytes);
+    for file in large.into_iter().filter(|f| has_dead(f)) {
         rewrite(store, &[file], &live, now_ms).await?;
         changed += 1;
     }
-    let mut small: Vec<_> = healthy.into_iter().filter(|f| f.size_bytes < config.compaction_target_bytes).collect();
-    if small.len() >= config.compaction_min_files {
+    if small.len() >= config.compaction_min_files || small.iter().any(|f| has_dead(f)) {
         small.sort_by_key(|f| f.max_seq);
         let mut chosen = Vec::new();
         let mut total = 0;

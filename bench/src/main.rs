@@ -1,0 +1,406 @@
+//! `fluoro-bench ingest`: CloudWatch Logs ingest and search figures against a real server.
+//!
+//! Data comes from `shared/bench/gen_logs.py` (JSON lines); only `timestamp`, `log_group`,
+//! `log_stream` and `message` are sent, as PutLogEvents would see them.
+
+mod client;
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::AwsJsonClient;
+
+#[derive(Parser)]
+#[command(name = "fluoro-bench", about = "Benchmarks against a real fluoro server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Ingest log events through PutLogEvents, then search them.
+    Ingest(IngestArgs),
+}
+
+#[derive(clap::Args)]
+struct IngestArgs {
+    /// JSON lines from shared/bench/gen_logs.py.
+    #[arg(long)]
+    input: PathBuf,
+    /// Use at most this many events of the input.
+    #[arg(long, default_value_t = usize::MAX)]
+    events: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// The fluoro binary [default: next to this one].
+    #[arg(long)]
+    fluoro: Option<PathBuf>,
+    /// Extra arguments for `fluoro serve`.
+    #[arg(long, allow_hyphen_values = true, num_args = 1..)]
+    serve_args: Vec<String>,
+}
+
+struct Event {
+    timestamp: i64,
+    message: String,
+}
+
+/// Events per (log group, log stream), in timestamp order.
+type Streams = BTreeMap<(String, String), Vec<Event>>;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Bench::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(ingest(args)),
+    }
+}
+
+async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (streams, jsonl_bytes) = load(&args.input, args.events)?;
+    let events: usize = streams.values().map(Vec::len).sum();
+    let raw_bytes: usize = streams.values().flatten().map(|e| e.message.len()).sum();
+    let bodies = batch_bodies(&streams);
+    println!(
+        "input: {events} events in {} streams, {:.1} MB of messages ({:.1} MB as JSON lines), {} batches; prepared in {:.1}s",
+        streams.len(),
+        mb(raw_bytes),
+        mb(jsonl_bytes),
+        bodies.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let data_dir = tempfile::tempdir()?;
+    let fluoro = match &args.fluoro {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("fluoro"),
+    };
+    let mut server = Server::start(&fluoro, data_dir.path(), &args.serve_args).await?;
+    let client = server.client.clone();
+    let groups: std::collections::BTreeSet<&String> = streams.keys().map(|(g, _)| g).collect();
+    for group in &groups {
+        client.call("CreateLogGroup", json!({ "logGroupName": group })).await?;
+    }
+    for (group, stream) in streams.keys() {
+        client.call("CreateLogStream", json!({ "logGroupName": group, "logStreamName": stream })).await?;
+    }
+
+    // Ingest with concurrent clients while sampling the server's RSS.
+    let sampler = RssSampler::start(server.pid());
+    let next = Arc::new(AtomicUsize::new(0));
+    let throttled = Arc::new(AtomicU64::new(0));
+    let bodies = Arc::new(bodies);
+    let ingest_started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (client, next, bodies, throttled) = (client.clone(), next.clone(), bodies.clone(), throttled.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { return Ok::<_, anyhow::Error>(()) };
+                loop {
+                    match client.call_raw("PutLogEvents", body.clone()).await? {
+                        (200, _) => break,
+                        (_, reply) if reply.contains("ThrottlingException") => {
+                            throttled.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        (status, reply) => bail!("PutLogEvents failed with {status}: {reply}"),
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let ingest_secs = ingest_started.elapsed().as_secs_f64();
+    let rss = sampler.stop();
+    println!("\n## ingest ({} clients, durable: WAL fsync before every ack)", args.clients);
+    println!("events/s          {:>12.0}", events as f64 / ingest_secs);
+    println!("MB/s (messages)   {:>12.1}", mb(raw_bytes) / ingest_secs);
+    println!("MB/s (JSON lines) {:>12.1}", mb(jsonl_bytes) / ingest_secs);
+    println!("wall time         {ingest_secs:>11.2}s");
+    println!("throttled retries {:>12}", throttled.load(Ordering::Relaxed));
+    println!("server RSS        peak {:.0} MB; samples by quarter of the run: {}", rss.peak_mb, rss.quarters());
+
+    // Time from acknowledgement to searchable.
+    let (probe_group, probe_stream) = streams.keys().next().expect("at least one stream").clone();
+    let mut searchable = Vec::new();
+    for k in 0..5 {
+        let token = format!("probe{k}x{}", std::process::id());
+        let now = chrono::Utc::now().timestamp_millis();
+        client
+            .call(
+                "PutLogEvents",
+                json!({"logGroupName": probe_group, "logStreamName": probe_stream,
+                       "logEvents": [{"timestamp": now, "message": format!("searchable {token}")}]}),
+            )
+            .await?;
+        let acked = Instant::now();
+        loop {
+            let found = client
+                .call("FilterLogEvents", json!({"logGroupName": probe_group, "filterPattern": token, "startTime": now}))
+                .await?;
+            if found["events"].as_array().is_some_and(|e| !e.is_empty()) {
+                break;
+            }
+            if acked.elapsed() > Duration::from_secs(30) {
+                bail!("probe not searchable after 30 s");
+            }
+        }
+        searchable.push(acked.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!("\n## ack → searchable (FilterLogEvents finds it on the first try if 0 polls were needed)");
+    println!("ms per probe      {}", searchable.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" "));
+
+    let groups: Vec<String> = groups.into_iter().cloned().collect();
+    println!("\n## search, fresh data (memtable and any files flushed during ingest)");
+    search_figures(&client, &groups).await?;
+
+    // Final flush, then stored size.
+    let stop_started = Instant::now();
+    server.stop()?;
+    println!("\n## storage (after SIGTERM's final flush, {:.1}s)", stop_started.elapsed().as_secs_f64());
+    let stored = dir_size(data_dir.path())?;
+    let objects = dir_size(&data_dir.path().join("objects"))?;
+    println!("stored bytes      {:>12.1} MB (data files {:.1} MB)", mb(stored as usize), mb(objects as usize));
+    println!("stored ÷ messages {:>12.3}", stored as f64 / raw_bytes as f64);
+    println!("stored ÷ JSON     {:>12.3}", stored as f64 / jsonl_bytes as f64);
+
+    let server = Server::start(&fluoro, data_dir.path(), &args.serve_args).await?;
+    println!("\n## search after restart (Parquet files)");
+    search_figures(&server.client, &groups).await?;
+    drop(server);
+    Ok(())
+}
+
+/// FilterLogEvents latencies: the rare term over every group, and the common term.
+async fn search_figures(client: &AwsJsonClient, groups: &[String]) -> anyhow::Result<()> {
+    let since = chrono::Utc::now().timestamp_millis() - 13 * 86_400_000;
+    for (label, pattern, limit, descending) in [
+        ("rare `DeadlockDetected`, 100 newest", "DeadlockDetected", 100, true),
+        ("common `ERROR`, 100 newest", "ERROR", 100, true),
+        ("common `ERROR`, first 10,000 page", "ERROR", 10_000, false),
+    ] {
+        let mut runs = Vec::new();
+        let mut matched = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            matched = 0;
+            for group in groups {
+                let reply = client
+                    .call(
+                        "FilterLogEvents",
+                        json!({"logGroupName": group, "filterPattern": pattern, "limit": limit,
+                               "startFromHead": !descending, "startTime": since}),
+                    )
+                    .await?;
+                matched += reply["events"].as_array().map_or(0, Vec::len);
+            }
+            runs.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        runs.sort_by(f64::total_cmp);
+        println!(
+            "{label:<40} {} groups: {matched:>6} events, best {:>8.1} ms, median {:>8.1} ms",
+            groups.len(),
+            runs[0],
+            runs[1]
+        );
+    }
+    Ok(())
+}
+
+fn load(path: &Path, limit: usize) -> anyhow::Result<(Streams, usize)> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut streams = Streams::new();
+    let mut bytes = 0;
+    for line in std::io::BufReader::new(file).lines().take(limit) {
+        let line = line?;
+        bytes += line.len() + 1;
+        let v: Value = serde_json::from_str(&line)?;
+        let ts = v["timestamp"].as_str().context("timestamp")?;
+        let timestamp = chrono::DateTime::parse_from_rfc3339(ts)?.timestamp_millis();
+        let key = (
+            v["log_group"].as_str().context("log_group")?.to_owned(),
+            v["log_stream"].as_str().context("log_stream")?.to_owned(),
+        );
+        let message = v["message"].as_str().context("message")?.to_owned();
+        streams.entry(key).or_default().push(Event { timestamp, message });
+    }
+    for events in streams.values_mut() {
+        events.sort_by_key(|e| e.timestamp);
+    }
+    Ok((streams, bytes))
+}
+
+/// PutLogEvents bodies: per stream, chronological, ≤ 10,000 events and ≤ 1 MiB; streams
+/// interleaved so concurrent clients hit different streams.
+fn batch_bodies(streams: &Streams) -> Vec<bytes::Bytes> {
+    let mut per_stream: Vec<Vec<bytes::Bytes>> = Vec::new();
+    for ((group, stream), events) in streams {
+        let mut bodies = Vec::new();
+        let mut batch: Vec<&Event> = Vec::new();
+        let mut size = 0;
+        let flush = |batch: &mut Vec<&Event>, bodies: &mut Vec<bytes::Bytes>| {
+            if batch.is_empty() {
+                return;
+            }
+            let events: Vec<Value> =
+                batch.iter().map(|e| json!({"timestamp": e.timestamp, "message": e.message})).collect();
+            let body = json!({"logGroupName": group, "logStreamName": stream, "logEvents": events});
+            bodies.push(bytes::Bytes::from(serde_json::to_vec(&body).expect("json")));
+            batch.clear();
+        };
+        for event in events {
+            let event_size = event.message.len() + 26;
+            if batch.len() == 10_000 || size + event_size > 1_048_576 {
+                flush(&mut batch, &mut bodies);
+                size = 0;
+            }
+            batch.push(event);
+            size += event_size;
+        }
+        flush(&mut batch, &mut bodies);
+        per_stream.push(bodies);
+    }
+    let mut out = Vec::new();
+    let longest = per_stream.iter().map(Vec::len).max().unwrap_or(0);
+    for i in 0..longest {
+        out.extend(per_stream.iter().filter_map(|b| b.get(i).cloned()));
+    }
+    out
+}
+
+struct Server {
+    child: Child,
+    client: AwsJsonClient,
+}
+
+impl Server {
+    async fn start(fluoro: &Path, data_dir: &Path, extra: &[String]) -> anyhow::Result<Self> {
+        let port = |_| std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+        let (http, grpc, otlp_http, xray) = (port(0)?, port(1)?, port(2)?, port(3)?);
+        let log = std::fs::File::create(data_dir.with_extension("log"))?;
+        let child = Command::new(fluoro)
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--http-addr", &format!("127.0.0.1:{http}")])
+            .args(["--otlp-grpc-addr", &format!("127.0.0.1:{grpc}")])
+            .args(["--otlp-http-addr", &format!("127.0.0.1:{otlp_http}")])
+            .args(["--xray-addr", &format!("127.0.0.1:{xray}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", fluoro.display()))?;
+        let client = AwsJsonClient::new(http);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client.call("DescribeLogGroups", json!({})).await.is_err() {
+            if Instant::now() > deadline {
+                bail!("fluoro did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self { child, client })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stop(&mut self) -> anyhow::Result<()> {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("fluoro exited with {status}");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct RssSampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<Vec<f64>>,
+}
+
+struct RssFigures {
+    peak_mb: f64,
+    samples: Vec<f64>,
+}
+
+impl RssFigures {
+    fn quarters(&self) -> String {
+        let n = self.samples.len().max(1);
+        (1..=4)
+            .map(|q| self.samples.get((q * n / 4).saturating_sub(1)).map_or("-".into(), |mb| format!("{mb:.0} MB")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(kb) = status_kb(pid, "VmRSS:") {
+                    samples.push(kb / 1024.0);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if let Some(kb) = status_kb(pid, "VmHWM:") {
+                samples.push(kb / 1024.0);
+            }
+            samples
+        });
+        Self { stop, handle }
+    }
+
+    fn stop(self) -> RssFigures {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut samples = self.handle.join().unwrap_or_default();
+        let peak_mb = samples.pop().unwrap_or(0.0);
+        RssFigures { peak_mb, samples }
+    }
+}
+
+fn status_kb(pid: u32, key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn dir_size(path: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() { dir_size(&entry.path())? } else { meta.len() };
+    }
+    Ok(total)
+}
+
+fn mb(bytes: usize) -> f64 {
+    bytes as f64 / 1e6
+}

@@ -1,0 +1,122 @@
+//! The store end to end in one process: append, snapshot, flush, restart, retention, compaction.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::UInt64Type;
+use fluoro_store::{GroupMeta, LogStore, LogTable, Metrics, PreparedBatch, StoreConfig};
+
+const NOW: i64 = 1_800_000_000_000;
+const DAY: i64 = 86_400_000;
+
+fn group(name: &str) -> GroupMeta {
+    GroupMeta {
+        id: 0,
+        name: name.into(),
+        creation_time: NOW,
+        retention_days: None,
+        kms_key_id: None,
+        log_group_class: "STANDARD".into(),
+        deletion_protection: false,
+        tags: BTreeMap::new(),
+    }
+}
+
+fn config(dir: &std::path::Path) -> StoreConfig {
+    let mut config = StoreConfig::new(dir);
+    config.compaction_min_files = 3;
+    config
+}
+
+fn batch(group_id: u64, stream_id: u64, timestamps: &[i64], prefix: &str) -> PreparedBatch {
+    PreparedBatch {
+        group_id,
+        stream_id,
+        ingestion_time: NOW,
+        timestamps: timestamps.to_vec(),
+        messages: (0..timestamps.len()).map(|i| Some(format!("{prefix} {i}"))).collect(),
+    }
+}
+
+/// Every seq visible to a full-table query.
+async fn visible_seqs(store: &LogStore) -> Vec<u64> {
+    let ctx = store.session_context();
+    let table = ctx.read_table(Arc::new(LogTable::new(store.snapshot(None, i64::MIN, i64::MAX)))).unwrap();
+    let batches: Vec<RecordBatch> = table.collect().await.unwrap();
+    let mut seqs: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.column_by_name("seq").unwrap().as_primitive::<UInt64Type>().values().to_vec())
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+#[tokio::test]
+async fn flush_restart_compact_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    let keep = store.catalog().create_group(group("/keep")).unwrap();
+    let expire = store.catalog().create_group(group("/expire")).unwrap();
+    let s1 = store.catalog().create_stream("/keep", "a", NOW).unwrap();
+    let s2 = store.catalog().create_stream("/expire", "b", NOW).unwrap();
+
+    // Three flushes → three files, each with both groups; the old group data is 10 days old.
+    for round in 0..3 {
+        store.append(batch(keep.id, s1.id, &[NOW - 1000, NOW], &format!("keep{round}"))).await.unwrap();
+        store.append(batch(expire.id, s2.id, &[NOW - 10 * DAY], &format!("old{round}"))).await.unwrap();
+        assert!(store.flush().await.unwrap());
+    }
+    store.append(batch(keep.id, s1.id, &[NOW], "unflushed")).await.unwrap();
+    assert_eq!(visible_seqs(&store).await, (0..10).collect::<Vec<_>>());
+    assert_eq!(store.catalog().read(|s| s.files.len()), 3);
+
+    // Restart: the unflushed event comes back from the WAL, nothing twice.
+    store.shutdown().await.unwrap();
+    drop(store);
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    assert_eq!(visible_seqs(&store).await, (0..10).collect::<Vec<_>>());
+    assert!(!store.flush().await.unwrap(), "shutdown flushed everything");
+    assert_eq!(store.catalog().read(|s| s.files.len()), 4);
+
+    // Retention of 7 days on /expire: its sections are dead; maintenance rewrites the files.
+    store.catalog().update_group("/expire", |g| g.retention_days = Some(7)).unwrap();
+    let changed = fluoro_store::maintenance::run_once(&store, NOW).await.unwrap();
+    assert!(changed >= 3);
+    let seqs = visible_seqs(&store).await;
+    assert_eq!(seqs.len(), 7, "three expired events are gone: {seqs:?}");
+    // Small files were merged: what is left is fewer files.
+    let files = store.catalog().read(|s| s.files.len());
+    assert!(files < 4, "compaction merged files, {files} left");
+
+    // Deleting a group drops its rows in the next pass.
+    store.catalog().delete_group("/keep").unwrap();
+    fluoro_store::maintenance::run_once(&store, NOW).await.unwrap();
+    assert_eq!(store.catalog().read(|s| s.files.len()), 0);
+    assert!(visible_seqs(&store).await.is_empty());
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn throttles_when_buffer_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_buffer_bytes = 1000;
+    let store = LogStore::open(config, Metrics::new()).unwrap();
+    let g = store.catalog().create_group(group("/g")).unwrap();
+    let s = store.catalog().create_stream("/g", "s", NOW).unwrap();
+    let big = PreparedBatch {
+        group_id: g.id,
+        stream_id: s.id,
+        ingestion_time: NOW,
+        timestamps: vec![NOW],
+        messages: [Some("x".repeat(900))].into_iter().collect(),
+    };
+    store.append(big.clone()).await.unwrap();
+    let refused = store.append(big.clone()).await.unwrap_err();
+    assert!(matches!(refused, fluoro_store::AppendError::Throttled { .. }), "{refused}");
+    store.flush().await.unwrap();
+    store.append(big).await.unwrap();
+    assert_eq!(store.metrics().requests_throttled.get(), 1);
+    store.shutdown().await.unwrap();
+}
