@@ -44,7 +44,10 @@ pub async fn run_event_query(store: &LogStore, query: &EventQuery) -> Result<Vec
     if query.min_ts > query.max_ts || query.stream_ids.as_ref().is_some_and(Vec::is_empty) || query.limit == 0 {
         return Ok(Vec::new());
     }
-    let snapshot = store.snapshot(Some(query.group_id), query.min_ts, query.max_ts);
+    let mut snapshot = store.snapshot(Some(query.group_id), query.min_ts, query.max_ts);
+    if let Some((_, pattern)) = &query.pattern {
+        store.narrow_by_index(&mut snapshot, &pattern.required_literals()).await;
+    }
     let ctx = store.session_context();
     let table = ctx.read_table(Arc::new(LogTable::new(snapshot)))?;
     let ts = || col(columns::TIMESTAMP);

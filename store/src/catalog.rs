@@ -63,6 +63,12 @@ pub struct FileMeta {
     pub groups: Vec<(u64, i64, i64, u64)>,
     /// Raw message bytes the file holds.
     pub message_bytes: u64,
+    /// Rows of each row group, in order.
+    #[serde(default)]
+    pub row_groups: Vec<u64>,
+    /// Object store path of the term index sidecar, if one was written.
+    #[serde(default)]
+    pub index_path: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -365,6 +371,8 @@ mod tests {
                 max_seq: 3,
                 groups: vec![(g.id, 10, 20, 1)],
                 message_bytes: 4,
+                row_groups: vec![1],
+                index_path: None,
             };
             catalog.commit_flush(file, 4).unwrap();
         }

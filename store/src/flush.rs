@@ -43,8 +43,9 @@ pub(crate) fn encode_parquet(sorted: &RecordBatch, row_group_rows: usize) -> Res
     let mut bytes = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut bytes, LOG_SCHEMA.clone(), Some(props))?;
     writer.write(sorted)?;
-    writer.close()?;
-    let meta = describe(sorted, bytes.len() as u64);
+    let parquet_meta = writer.close()?;
+    let mut meta = describe(sorted, bytes.len() as u64);
+    meta.row_groups = parquet_meta.row_groups().iter().map(|rg| rg.num_rows() as u64).collect();
     Ok((bytes, meta))
 }
 
@@ -70,6 +71,8 @@ fn describe(sorted: &RecordBatch, size_bytes: u64) -> FileMeta {
         max_seq: seqs.iter().flatten().max().unwrap_or_default(),
         groups: per_group.into_iter().map(|(id, (min, max, rows))| (id, min, max, rows)).collect(),
         message_bytes: message_bytes(sorted) as u64,
+        row_groups: Vec::new(),
+        index_path: None,
     }
 }
 
@@ -78,4 +81,33 @@ pub(crate) fn message_bytes(batch: &RecordBatch) -> usize {
     let messages = batch.column_by_name(columns::MESSAGE).expect("column").as_string::<i32>();
     let offsets = messages.value_offsets();
     (offsets[messages.len()] - offsets[0]) as usize
+}
+
+/// Sorts `batches`, encodes them as Parquet plus a term index, and writes both to the object
+/// store under `path` and `path.idx`. Returns the catalog entry (its `id` is set on commit).
+pub(crate) async fn write_file(
+    objects: &dyn object_store::ObjectStore,
+    batches: Vec<RecordBatch>,
+    row_group_rows: usize,
+    path: String,
+) -> Result<FileMeta, crate::log_store::StoreError> {
+    use object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+    let (bytes, index, mut meta) = tokio::task::spawn_blocking(move || {
+        let sorted = sort_batches(&batches)?;
+        let (bytes, meta) = encode_parquet(&sorted, row_group_rows)?;
+        // An index that cannot be built only costs speed: the file is scanned instead.
+        let index =
+            crate::index::build(&sorted).inspect_err(|error| tracing::warn!(%error, "term index not built")).ok();
+        Ok::<_, ParquetError>((bytes, index, meta))
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))??;
+    if let Some(index) = index {
+        let index_path = format!("{path}.idx");
+        objects.put(&ObjectPath::from(index_path.as_str()), PutPayload::from(index)).await?;
+        meta.index_path = Some(index_path);
+    }
+    objects.put(&ObjectPath::from(path.as_str()), PutPayload::from(bytes)).await?;
+    meta.path = path;
+    Ok(meta)
 }

@@ -10,6 +10,7 @@
 mod catalog;
 mod config;
 mod flush;
+pub mod index;
 mod log_store;
 pub mod maintenance;
 mod memtable;

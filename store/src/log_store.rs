@@ -9,13 +9,12 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::{Catalog, CatalogError, FileMeta};
 use crate::config::StoreConfig;
-use crate::flush::{encode_parquet, sort_batches};
 use crate::memtable::{MemTable, PreparedBatch};
 use crate::metrics::Metrics;
 use crate::table::{LogSnapshot, OBJECT_STORE_URL};
@@ -60,6 +59,7 @@ pub struct LogStore {
     flush_lock: tokio::sync::Mutex<()>,
     /// Objects removed from the catalog, deleted once in-flight queries are done with them.
     doomed: Mutex<Vec<(Instant, String)>>,
+    indexes: crate::index::IndexCache,
     metrics: Metrics,
 }
 
@@ -99,6 +99,7 @@ impl LogStore {
             writer: Mutex::new(Some(writer)),
             flush_lock: tokio::sync::Mutex::new(()),
             doomed: Mutex::new(Vec::new()),
+            indexes: crate::index::IndexCache::default(),
             metrics,
         }))
     }
@@ -155,7 +156,60 @@ impl LogStore {
             .into_iter()
             .filter(|batch| group_id.is_none_or(|id| crate::batch_group(batch) == Some(id)))
             .collect();
-        LogSnapshot { batches, files }
+        LogSnapshot { batches, files, selections: Default::default() }
+    }
+
+    /// Narrows `snapshot` to the rows that may contain every one of `literals`, using the
+    /// files' term indexes: files without a candidate row are dropped, the others get a row
+    /// selection. Files without an index, or where a literal is too common, are scanned whole.
+    pub async fn narrow_by_index(&self, snapshot: &mut LogSnapshot, literals: &[&str]) {
+        /// Above this fraction of matching blocks a plain scan is cheaper.
+        const MAX_FRACTION: f64 = 0.3;
+        if literals.is_empty() {
+            return;
+        }
+        let mut keep = Vec::with_capacity(snapshot.files.len());
+        for file in std::mem::take(&mut snapshot.files) {
+            let Some(index) = self.file_index(&file).await else {
+                keep.push(file);
+                continue;
+            };
+            match index.candidate_rows(literals, file.rows, MAX_FRACTION) {
+                None => keep.push(file),
+                Some(ranges) if ranges.is_empty() => {}
+                Some(ranges) => {
+                    snapshot.selections.insert(file.id, ranges);
+                    keep.push(file);
+                }
+            }
+        }
+        snapshot.files = keep;
+    }
+
+    async fn file_index(&self, file: &FileMeta) -> Option<Arc<crate::index::FileIndex>> {
+        if let Some(index) = self.indexes.get(file.id) {
+            return Some(index);
+        }
+        let path = file.index_path.as_deref()?;
+        let bytes = match self.objects.get(&ObjectPath::from(path)).await {
+            Ok(got) => got.bytes().await.ok()?,
+            Err(error) => {
+                tracing::warn!(%error, path, "term index unreadable; scanning instead");
+                return None;
+            }
+        };
+        let opened = tokio::task::spawn_blocking(move || crate::index::FileIndex::open(&bytes)).await.ok()?;
+        match opened {
+            Ok(index) => {
+                let index = Arc::new(index);
+                self.indexes.insert(file.id, index.clone());
+                Some(index)
+            }
+            Err(error) => {
+                tracing::warn!(%error, path, "term index corrupt; scanning instead");
+                None
+            }
+        }
     }
 
     /// A DataFusion session that can read this store's files.
@@ -179,15 +233,8 @@ impl LogStore {
         let frozen: Vec<_> = self.mem.read().frozen.iter().filter(|f| f.end_seq <= end_seq).cloned().collect();
         let started = Instant::now();
         let batches: Vec<_> = frozen.iter().flat_map(|f| f.batches.iter().cloned()).collect();
-        let row_group_rows = self.config.row_group_rows;
-        let (bytes, mut meta) = tokio::task::spawn_blocking(move || {
-            let sorted = sort_batches(&batches)?;
-            encode_parquet(&sorted, row_group_rows)
-        })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-        meta.path = format!("logs/{end_seq:020}-{}.parquet", uuid::Uuid::new_v4().simple());
-        self.objects.put(&ObjectPath::from(meta.path.as_str()), PutPayload::from(bytes)).await?;
+        let path = format!("logs/{end_seq:020}-{}.parquet", uuid::Uuid::new_v4().simple());
+        let meta = crate::flush::write_file(self.objects.as_ref(), batches, self.config.row_group_rows, path).await?;
         {
             // Readers take the memtable lock before the catalog's, so holding it here makes the
             // file's arrival and the frozen batches' departure one atomic step for them.
@@ -253,7 +300,7 @@ impl LogStore {
     pub(crate) fn replace_files(&self, remove: &[Arc<FileMeta>], add: Option<FileMeta>) -> Result<(), StoreError> {
         let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
         self.catalog.replace_files(&ids, add, None)?;
-        self.doom(remove.iter().map(|f| f.path.clone()));
+        self.doom(remove.iter().flat_map(|f| std::iter::once(f.path.clone()).chain(f.index_path.clone())));
         self.metrics.data_files.set(self.catalog.read(|s| s.files.len()) as i64);
         Ok(())
     }

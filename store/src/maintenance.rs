@@ -12,11 +12,10 @@ use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use fluoro_proto::logs::columns;
+use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::catalog::FileMeta;
-use crate::flush::{encode_parquet, sort_batches};
 use crate::log_store::{LogStore, StoreError};
 
 /// Most files merged in one compaction.
@@ -104,15 +103,10 @@ async fn rewrite(store: &LogStore, files: &[Arc<FileMeta>], live: &Liveness, now
     let replacement = if rows == 0 {
         None
     } else {
-        let row_group_rows = store.config().row_group_rows;
-        let (bytes, mut meta) = tokio::task::spawn_blocking(move || {
-            let sorted = sort_batches(&batches)?;
-            encode_parquet(&sorted, row_group_rows)
-        })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-        meta.path = format!("logs/c{:020}-{}.parquet", meta.max_seq, uuid::Uuid::new_v4().simple());
-        store.objects().put(&ObjectPath::from(meta.path.as_str()), PutPayload::from(bytes)).await?;
+        let max_seq = files.iter().map(|f| f.max_seq).max().unwrap_or_default();
+        let path = format!("logs/c{max_seq:020}-{}.parquet", uuid::Uuid::new_v4().simple());
+        let meta =
+            crate::flush::write_file(store.objects().as_ref(), batches, store.config().row_group_rows, path).await?;
         Some(meta)
     };
     store.replace_files(files, replacement)?;

@@ -1,6 +1,8 @@
 //! `LogTable`: the DataFusion `TableProvider` over one consistent snapshot of log events:
 //! the unflushed memtable batches plus the Parquet files the catalog chose for the query.
 
+use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -31,6 +33,8 @@ pub const OBJECT_STORE_URL: &str = "fluoro://data/";
 pub struct LogSnapshot {
     pub batches: Vec<RecordBatch>,
     pub files: Vec<Arc<FileMeta>>,
+    /// Per file id: the only row ranges that can match (from the term index).
+    pub selections: HashMap<u64, Vec<Range<u64>>>,
 }
 
 #[derive(Debug)]
@@ -81,7 +85,13 @@ impl datafusion::catalog::TableProvider for LogTable {
                 .with_limit(limit)
                 .with_projection_indices(projection.cloned())?;
             for file in &self.snapshot.files {
-                builder = builder.with_file(PartitionedFile::new(file.path.clone(), file.size_bytes));
+                let mut partitioned = PartitionedFile::new(file.path.clone(), file.size_bytes);
+                if let Some(ranges) = self.snapshot.selections.get(&file.id)
+                    && !file.row_groups.is_empty()
+                {
+                    partitioned = partitioned.with_extension(crate::index::access_plan(ranges, &file.row_groups));
+                }
+                builder = builder.with_file(partitioned);
             }
             inputs.push(DataSourceExec::from_data_source(builder.build()));
         }

@@ -120,3 +120,53 @@ async fn throttles_when_buffer_is_full() {
     assert_eq!(store.metrics().requests_throttled.get(), 1);
     store.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn term_index_narrows_scans_without_changing_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.row_group_rows = 1024;
+    let store = LogStore::open(config, Metrics::new()).unwrap();
+    let g = store.catalog().create_group(group("/g")).unwrap();
+    let s = store.catalog().create_stream("/g", "s", NOW).unwrap();
+    let mut messages: Vec<String> = (0..5000).map(|i| format!("INFO GET /api/v1/items/{i} 200")).collect();
+    messages[10] = "ERROR DeadlockDetected tx=1".into();
+    messages[4321] = "ERROR DeadlockDetected tx=2".into();
+    let batch = PreparedBatch {
+        group_id: g.id,
+        stream_id: s.id,
+        ingestion_time: NOW,
+        timestamps: (0..5000).map(|i| NOW - 5000 + i).collect(),
+        messages: messages.iter().map(|m| Some(m.as_str())).collect(),
+    };
+    store.append(batch).await.unwrap();
+    store.flush().await.unwrap();
+    let file = store.catalog().read(|s| s.files[0].clone());
+    assert!(file.index_path.is_some());
+    assert_eq!(file.row_groups, vec![1024, 1024, 1024, 1024, 904]);
+
+    let count = |snapshot: fluoro_store::LogSnapshot, needle: &'static str| {
+        let ctx = store.session_context();
+        async move {
+            let df = ctx.read_table(Arc::new(LogTable::new(snapshot))).unwrap();
+            let df = df
+                .filter(datafusion::prelude::col("message").like(datafusion::prelude::lit(format!("%{needle}%"))))
+                .unwrap();
+            df.count().await.unwrap()
+        }
+    };
+    let mut narrowed = store.snapshot(Some(g.id), i64::MIN, i64::MAX);
+    store.narrow_by_index(&mut narrowed, &["DeadlockDetected"]).await;
+    assert_eq!(narrowed.selections.get(&file.id).map(Vec::len), Some(2), "two blocks selected");
+    assert_eq!(count(narrowed, "DeadlockDetected").await, 2);
+    assert_eq!(count(store.snapshot(Some(g.id), i64::MIN, i64::MAX), "DeadlockDetected").await, 2);
+
+    let mut absent = store.snapshot(Some(g.id), i64::MIN, i64::MAX);
+    store.narrow_by_index(&mut absent, &["NoSuchWord"]).await;
+    assert!(absent.files.is_empty(), "no candidate rows: the file is skipped");
+
+    let mut common = store.snapshot(Some(g.id), i64::MIN, i64::MAX);
+    store.narrow_by_index(&mut common, &["INFO"]).await;
+    assert!(common.selections.is_empty() && common.files.len() == 1, "common term: plain scan");
+    store.shutdown().await.unwrap();
+}
