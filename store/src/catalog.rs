@@ -97,6 +97,10 @@ pub struct CatalogState {
     pub groups: BTreeMap<String, Arc<GroupMeta>>,
     /// Streams per group id, by name.
     pub streams: HashMap<u64, BTreeMap<String, StreamMeta>>,
+    /// Stream id → (group id, name), for updates by id on the ingest path.
+    stream_names: HashMap<u64, (u64, String)>,
+    /// Streams whose statistics changed since they were last persisted.
+    dirty_streams: std::collections::HashSet<u64>,
     pub files: Vec<Arc<FileMeta>>,
     pub next_id: u64,
     pub flushed_seq: u64,
@@ -126,6 +130,7 @@ impl Catalog {
         }
         for entry in read.open_table(STREAMS)?.iter()? {
             let stream: StreamMeta = decode(entry?.1.value())?;
+            state.stream_names.insert(stream.id, (stream.group_id, stream.name.clone()));
             state.streams.entry(stream.group_id).or_default().insert(stream.name.clone(), stream);
         }
         for entry in read.open_table(FILES)?.iter()? {
@@ -203,7 +208,10 @@ impl Catalog {
         }
         txn.commit()?;
         state.groups.remove(name);
-        state.streams.remove(&group.id);
+        for stream in state.streams.remove(&group.id).into_iter().flat_map(|s| s.into_values()) {
+            state.stream_names.remove(&stream.id);
+            state.dirty_streams.remove(&stream.id);
+        }
         Ok(group)
     }
 
@@ -228,6 +236,7 @@ impl Catalog {
         txn.open_table(META)?.insert(NEXT_ID, stream.id + 1)?;
         txn.commit()?;
         state.next_id = stream.id + 1;
+        state.stream_names.insert(stream.id, (group_id, name.to_owned()));
         state.streams.entry(group_id).or_default().insert(name.to_owned(), stream.clone());
         Ok(stream)
     }
@@ -243,6 +252,8 @@ impl Catalog {
         if let Some(streams) = state.streams.get_mut(&group_id) {
             streams.remove(name);
         }
+        state.stream_names.remove(&stream.id);
+        state.dirty_streams.remove(&stream.id);
         Ok(stream)
     }
 
@@ -250,10 +261,11 @@ impl Catalog {
     /// (and rebuilt from the WAL after a crash).
     pub fn record_events(&self, group_id: u64, stream_id: u64, stats: EventStats) {
         let mut state = self.state.write();
-        let Some(stream) = state.streams.get_mut(&group_id).and_then(|s| s.values_mut().find(|s| s.id == stream_id))
-        else {
-            return;
-        };
+        let state = &mut *state;
+        let Some((owner, name)) = state.stream_names.get(&stream_id) else { return };
+        debug_assert_eq!(*owner, group_id);
+        let Some(stream) = state.streams.get_mut(owner).and_then(|s| s.get_mut(name)) else { return };
+        state.dirty_streams.insert(stream_id);
         stream.first_event_timestamp = Some(stream.first_event_timestamp.map_or(stats.min_ts, |t| t.min(stats.min_ts)));
         stream.last_event_timestamp = Some(stream.last_event_timestamp.map_or(stats.max_ts, |t| t.max(stats.max_ts)));
         stream.last_ingestion_time = Some(stats.ingestion_time);
@@ -289,8 +301,11 @@ impl Catalog {
                 files.insert(file.id, encode(file).as_slice())?;
             }
             let mut streams = txn.open_table(STREAMS)?;
-            for stream in state.streams.values().flat_map(|s| s.values()) {
-                streams.insert(stream.id, encode(stream).as_slice())?;
+            for id in &state.dirty_streams {
+                let stream = state.stream_names.get(id).and_then(|(group, name)| state.streams.get(group)?.get(name));
+                if let Some(stream) = stream {
+                    streams.insert(stream.id, encode(stream).as_slice())?;
+                }
             }
             let mut meta = txn.open_table(META)?;
             if add.is_some() {
@@ -301,6 +316,7 @@ impl Catalog {
             }
         }
         txn.commit()?;
+        state.dirty_streams.clear();
         state.files.retain(|f| !remove.contains(&f.id));
         if let Some(seq) = flushed_seq {
             state.flushed_seq = seq;

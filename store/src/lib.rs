@@ -26,12 +26,3 @@ pub use memtable::PreparedBatch;
 pub use metrics::Metrics;
 pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
 pub use wal::LogEventsRecord;
-
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::UInt64Type;
-
-/// The group of a memtable batch (each holds exactly one group's events).
-pub(crate) fn batch_group(batch: &RecordBatch) -> Option<u64> {
-    let groups = batch.column_by_name(fluoro_proto::logs::columns::GROUP_ID)?.as_primitive::<UInt64Type>();
-    (!groups.is_empty()).then(|| groups.value(0))
-}

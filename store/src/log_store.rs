@@ -151,11 +151,8 @@ impl LogStore {
                 .cloned()
                 .collect()
         });
-        let batches = mem
-            .batches()
-            .into_iter()
-            .filter(|batch| group_id.is_none_or(|id| crate::batch_group(batch) == Some(id)))
-            .collect();
+        // Memtable chunks mix groups; the group predicate of the query filters them.
+        let batches = mem.batches();
         LogSnapshot { batches, files, selections: Default::default() }
     }
 
@@ -332,7 +329,7 @@ fn recover(
         };
         events += batch.len();
         catalog.record_events(batch.group_id, batch.stream_id, writer::stats_of(&batch));
-        mem.insert(batch.to_record_batch(record.first_seq + first_index as u64), batch.message_bytes());
+        mem.insert(&batch, record.first_seq + first_index as u64);
     }
     metrics.buffer_bytes.set(mem.total_bytes() as i64);
     if events > 0 {

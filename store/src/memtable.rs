@@ -31,24 +31,11 @@ impl PreparedBatch {
     pub fn message_bytes(&self) -> usize {
         self.messages.value_data().len()
     }
-
-    /// The Arrow rows of this batch once its first event got `first_seq`.
-    pub(crate) fn to_record_batch(&self, first_seq: u64) -> RecordBatch {
-        let n = self.len();
-        RecordBatch::try_new(
-            LOG_SCHEMA.clone(),
-            vec![
-                Arc::new(UInt64Array::from_value(self.group_id, n)),
-                Arc::new(UInt64Array::from_value(self.stream_id, n)),
-                Arc::new(Int64Array::from(self.timestamps.clone())),
-                Arc::new(Int64Array::from_value(self.ingestion_time, n)),
-                Arc::new(UInt64Array::from_iter_values(first_seq..first_seq + n as u64)),
-                Arc::new(self.messages.clone()),
-            ],
-        )
-        .expect("columns match LOG_SCHEMA")
-    }
 }
+
+/// Rows per sealed memtable chunk, and message bytes that seal a chunk early.
+const CHUNK_ROWS: usize = 8192;
+const CHUNK_BYTES: usize = 4 << 20;
 
 /// Batches frozen for one flush: all events with seq below `end_seq` not yet in Parquet.
 #[derive(Debug, Clone)]
@@ -58,27 +45,93 @@ pub(crate) struct Frozen {
     pub end_seq: u64,
 }
 
+/// Rows being appended, column by column; sealed into a `RecordBatch` when full, so many small
+/// requests cost one batch per few thousand rows, not one each.
+#[derive(Debug, Default)]
+struct OpenChunk {
+    group_ids: Vec<u64>,
+    stream_ids: Vec<u64>,
+    timestamps: Vec<i64>,
+    ingestion_times: Vec<i64>,
+    seqs: Vec<u64>,
+    offsets: Vec<i32>,
+    values: Vec<u8>,
+}
+
+impl OpenChunk {
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn push(&mut self, batch: &PreparedBatch, first_seq: u64) {
+        let n = batch.len();
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.group_ids.extend(std::iter::repeat_n(batch.group_id, n));
+        self.stream_ids.extend(std::iter::repeat_n(batch.stream_id, n));
+        self.timestamps.extend_from_slice(&batch.timestamps);
+        self.ingestion_times.extend(std::iter::repeat_n(batch.ingestion_time, n));
+        self.seqs.extend(first_seq..first_seq + n as u64);
+        for message in batch.messages.iter() {
+            self.values.extend_from_slice(message.unwrap_or_default().as_bytes());
+            self.offsets.push(self.values.len() as i32);
+        }
+    }
+
+    /// The rows so far as a batch (copies; the chunk stays open).
+    fn to_batch(&self) -> RecordBatch {
+        use datafusion::arrow::buffer::{Buffer, OffsetBuffer};
+        let offsets = if self.offsets.is_empty() { vec![0] } else { self.offsets.clone() };
+        let messages = StringArray::new(OffsetBuffer::new(offsets.into()), Buffer::from(self.values.as_slice()), None);
+        RecordBatch::try_new(
+            LOG_SCHEMA.clone(),
+            vec![
+                Arc::new(UInt64Array::from(self.group_ids.clone())),
+                Arc::new(UInt64Array::from(self.stream_ids.clone())),
+                Arc::new(Int64Array::from(self.timestamps.clone())),
+                Arc::new(Int64Array::from(self.ingestion_times.clone())),
+                Arc::new(UInt64Array::from(self.seqs.clone())),
+                Arc::new(messages),
+            ],
+        )
+        .expect("columns match LOG_SCHEMA")
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct MemTable {
-    pub active: Vec<RecordBatch>,
+    sealed: Vec<RecordBatch>,
+    open: OpenChunk,
     pub active_bytes: usize,
     pub active_since: Option<Instant>,
     pub frozen: Vec<Frozen>,
 }
 
 impl MemTable {
-    pub fn insert(&mut self, batch: RecordBatch, bytes: usize) {
-        self.active.push(batch);
-        self.active_bytes += bytes;
+    pub fn insert(&mut self, batch: &PreparedBatch, first_seq: u64) {
+        self.open.push(batch, first_seq);
+        self.active_bytes += batch.message_bytes();
         self.active_since.get_or_insert_with(Instant::now);
+        if self.open.len() >= CHUNK_ROWS || self.open.values.len() >= CHUNK_BYTES {
+            self.seal();
+        }
     }
 
-    /// Moves the active batches to a frozen set ending at `end_seq`.
+    fn seal(&mut self) {
+        if self.open.len() > 0 {
+            self.sealed.push(self.open.to_batch());
+            self.open = OpenChunk::default();
+        }
+    }
+
+    /// Moves the active rows to a frozen set ending at `end_seq`.
     pub fn freeze(&mut self, end_seq: u64) -> Option<Frozen> {
-        if self.active.is_empty() {
+        self.seal();
+        if self.sealed.is_empty() {
             return None;
         }
-        let frozen = Frozen { batches: std::mem::take(&mut self.active), bytes: self.active_bytes, end_seq };
+        let frozen = Frozen { batches: std::mem::take(&mut self.sealed), bytes: self.active_bytes, end_seq };
         self.active_bytes = 0;
         self.active_since = None;
         self.frozen.push(frozen.clone());
@@ -93,8 +146,13 @@ impl MemTable {
         self.active_bytes + self.frozen.iter().map(|f| f.bytes).sum::<usize>()
     }
 
-    /// Every unflushed batch, frozen first.
+    /// Every unflushed row: frozen sets, sealed chunks, then a copy of the open chunk.
     pub fn batches(&self) -> Vec<RecordBatch> {
-        self.frozen.iter().flat_map(|f| f.batches.iter().cloned()).chain(self.active.iter().cloned()).collect()
+        let mut out: Vec<RecordBatch> =
+            self.frozen.iter().flat_map(|f| f.batches.iter().cloned()).chain(self.sealed.iter().cloned()).collect();
+        if self.open.len() > 0 {
+            out.push(self.open.to_batch());
+        }
+        out
     }
 }

@@ -102,7 +102,7 @@ fn commit(state: &mut WriterState, appends: Vec<(PreparedBatch, oneshot::Sender<
     {
         let mut mem = state.mem.write();
         for ((batch, _), first_seq) in appends.iter().zip(&seqs) {
-            mem.insert(batch.to_record_batch(*first_seq), batch.message_bytes());
+            mem.insert(batch, *first_seq);
         }
         state.metrics.buffer_bytes.set(mem.total_bytes() as i64);
     }

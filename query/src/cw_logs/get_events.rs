@@ -180,9 +180,12 @@ impl LogsReadApi {
         };
         let now = self.now();
         let min_ts = input.start_time.unwrap_or(i64::MIN).max(group.retention_cutoff(now).unwrap_or(i64::MIN));
+        // Without a stream filter every stream of the group is read with no stream predicate;
+        // rows of streams deleted but not yet compacted away are dropped below.
+        let all_streams = input.log_stream_names.is_none() && input.log_stream_name_prefix.is_none();
         let query = EventQuery {
             group_id: group.id,
-            stream_ids: Some(streams.keys().copied().collect()),
+            stream_ids: (!all_streams).then(|| streams.keys().copied().collect()),
             min_ts,
             max_ts: input.end_time.unwrap_or(i64::MAX),
             from,
@@ -193,6 +196,8 @@ impl LogsReadApi {
         let mut events = run_event_query(&self.store, &query).await.map_err(internal)?;
         let more = events.len() > limit;
         events.truncate(limit);
+        let last_read = events.last().map(|e| e.key);
+        events.retain(|e| streams.contains_key(&e.stream_id));
         let capped = cap_page(&mut events);
         let rendered: Vec<Value> = events
             .iter()
@@ -209,11 +214,12 @@ impl LogsReadApi {
         let mut out = Map::new();
         out.insert("events".into(), Value::Array(rendered));
         out.insert("searchedLogStreams".into(), json!([]));
+        let resume_after = if capped { events.last().map(|e| e.key) } else { last_read };
         if (more || capped)
-            && let Some(last) = events.last()
+            && let Some(key) = resume_after
         {
             let direction = if descending { Direction::Backward } else { Direction::Forward };
-            out.insert("nextToken".into(), json!(event_token(direction, last.key, &print)));
+            out.insert("nextToken".into(), json!(event_token(direction, key, &print)));
         }
         Ok(Value::Object(out))
     }
