@@ -46,6 +46,9 @@ struct IngestArgs {
     /// The fluoro binary [default: next to this one].
     #[arg(long)]
     fluoro: Option<PathBuf>,
+    /// Keep the server's data in this directory instead of a temporary one.
+    #[arg(long)]
+    keep_data: Option<PathBuf>,
     /// Extra arguments for `fluoro serve`.
     #[arg(long, allow_hyphen_values = true, num_args = 1..)]
     serve_args: Vec<String>,
@@ -81,12 +84,19 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let data_dir = tempfile::tempdir()?;
+    let temp_dir = tempfile::tempdir()?;
+    let data_dir = match &args.keep_data {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir.clone()
+        }
+        None => temp_dir.path().to_owned(),
+    };
     let fluoro = match &args.fluoro {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("fluoro"),
     };
-    let mut server = Server::start(&fluoro, data_dir.path(), &args.serve_args).await?;
+    let mut server = Server::start(&fluoro, &data_dir, &args.serve_args).await?;
     let client = server.client.clone();
     let groups: std::collections::BTreeSet<&String> = streams.keys().map(|(g, _)| g).collect();
     for group in &groups {
@@ -173,13 +183,13 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let stop_started = Instant::now();
     server.stop()?;
     println!("\n## storage (after SIGTERM's final flush, {:.1}s)", stop_started.elapsed().as_secs_f64());
-    let stored = dir_size(data_dir.path())?;
-    let objects = dir_size(&data_dir.path().join("objects"))?;
+    let stored = dir_size(&data_dir)?;
+    let objects = dir_size(&data_dir.join("objects"))?;
     println!("stored bytes      {:>12.1} MB (data files {:.1} MB)", mb(stored as usize), mb(objects as usize));
     println!("stored ÷ messages {:>12.3}", stored as f64 / raw_bytes as f64);
     println!("stored ÷ JSON     {:>12.3}", stored as f64 / jsonl_bytes as f64);
 
-    let server = Server::start(&fluoro, data_dir.path(), &args.serve_args).await?;
+    let server = Server::start(&fluoro, &data_dir, &args.serve_args).await?;
     println!("\n## search after restart (Parquet files)");
     search_figures(&server.client, &groups).await?;
     drop(server);

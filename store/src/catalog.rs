@@ -113,7 +113,11 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn open(path: &Path) -> Result<Self, CatalogError> {
-        let db = Database::create(path)?;
+        let mut db = Database::create(path)?;
+        // Many small transactions (one per created stream) leave free pages behind.
+        if let Err(error) = db.compact() {
+            tracing::warn!(%error, "catalog compaction skipped");
+        }
         let txn = db.begin_write()?;
         {
             txn.open_table(GROUPS)?;

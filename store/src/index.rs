@@ -3,14 +3,18 @@
 //! rows; when too many rows match, the caller scans instead.
 //!
 //! Documents are blocks of `BLOCK_ROWS` consecutive rows (one Tantivy doc each), holding
-//! the alphanumeric runs of their messages. There are no stored fields: Parquet holds the
+//! the letter runs of their messages. There are no stored fields: Parquet holds the
 //! messages. A `block` fast field maps doc → block number.
+//!
+//! Only letters are indexed: ids, hashes, timestamps and numbers would fill the term
+//! dictionary with unique terms (as large as the data, and slow to search), while their
+//! letter runs are short and few. Digits in a literal are simply not used for pruning.
 //!
 //! Sidecar format: `FLIDX001`, u32 LE header length, header JSON (`IndexHeader`), then the
 //! Tantivy files' bytes back to back.
 //!
-//! Soundness: filter patterns match substrings. A literal's alphanumeric runs each lie inside
-//! one token of any message containing it, so a block is a candidate iff, for every run, some
+//! Soundness: filter patterns match substrings. A literal's letter runs each lie inside one
+//! letter run of any message containing it, so a block is a candidate iff, for every run, some
 //! term of the block contains the run (a `.*run.*` regex over the term dictionary). Tokens
 //! Tantivy cannot index (longer than `MAX_TOKEN_LEN`) make their block always a candidate.
 
@@ -29,7 +33,7 @@ use tantivy::directory::{Directory, RamDirectory};
 use tantivy::indexer::NoMergePolicy;
 use tantivy::query::{BooleanQuery, Occur, Query, RegexQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
-use tantivy::tokenizer::{MAX_TOKEN_LEN, SimpleTokenizer, TextAnalyzer};
+use tantivy::tokenizer::{MAX_TOKEN_LEN, RegexTokenizer, TextAnalyzer};
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
 /// Rows per index document.
@@ -67,9 +71,9 @@ pub struct FileIndex {
     header: IndexHeader,
 }
 
-/// Alphanumeric runs of `text`, exactly as the index tokenizes it.
+/// Letter runs of `text`, exactly as the index tokenizes it.
 pub fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+    text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty())
 }
 
 fn schema() -> (Schema, Field, Field) {
@@ -81,7 +85,8 @@ fn schema() -> (Schema, Field, Field) {
 }
 
 fn register_tokenizer(index: &Index) {
-    index.tokenizers().register(TOKENIZER, TextAnalyzer::from(SimpleTokenizer::default()));
+    let letters = RegexTokenizer::new(r"\p{Alphabetic}+").expect("valid tokenizer regex");
+    index.tokenizers().register(TOKENIZER, TextAnalyzer::from(letters));
 }
 
 /// Builds the sidecar for a sorted batch (the rows of one Parquet file, in file order).
@@ -314,6 +319,8 @@ mod tests {
         assert_eq!(rows(&["nowhere"]), Some(vec![]));
         assert_eq!(rows(&["INFO"]), None, "too common: scan instead");
         assert_eq!(rows(&["--"]), None, "no words");
+        assert_eq!(rows(&["42"]), None, "digits are not indexed");
+        assert_eq!(rows(&["x42Deadlock"]), Some(vec![512..768]), "letters of a mixed literal prune");
     }
 
     #[test]
