@@ -46,6 +46,11 @@ struct IngestArgs {
     /// The fluoro binary [default: next to this one].
     #[arg(long)]
     fluoro: Option<PathBuf>,
+    /// Send each log group's events to one stream (`all`), so batches are as large as the
+    /// limits allow; by default each event goes to its own stream as generated (Lambda data
+    /// has about two events per stream and request).
+    #[arg(long)]
+    one_stream_per_group: bool,
     /// Keep the server's data in this directory instead of a temporary one.
     #[arg(long)]
     keep_data: Option<PathBuf>,
@@ -71,7 +76,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (streams, jsonl_bytes) = load(&args.input, args.events)?;
+    let (streams, jsonl_bytes) = load(&args.input, args.events, args.one_stream_per_group)?;
     let events: usize = streams.values().map(Vec::len).sum();
     let raw_bytes: usize = streams.values().flatten().map(|e| e.message.len()).sum();
     let bodies = batch_bodies(&streams);
@@ -137,7 +142,11 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     }
     let ingest_secs = ingest_started.elapsed().as_secs_f64();
     let rss = sampler.stop();
-    println!("\n## ingest ({} clients, durable: WAL fsync before every ack)", args.clients);
+    println!(
+        "\n## ingest ({} clients, {:.0} events per request, durable: WAL fsync before every ack)",
+        args.clients,
+        events as f64 / bodies.len() as f64
+    );
     println!("events/s          {:>12.0}", events as f64 / ingest_secs);
     println!("MB/s (messages)   {:>12.1}", mb(raw_bytes) / ingest_secs);
     println!("MB/s (JSON lines) {:>12.1}", mb(jsonl_bytes) / ingest_secs);
@@ -232,7 +241,7 @@ async fn search_figures(client: &AwsJsonClient, groups: &[String]) -> anyhow::Re
     Ok(())
 }
 
-fn load(path: &Path, limit: usize) -> anyhow::Result<(Streams, usize)> {
+fn load(path: &Path, limit: usize, one_stream_per_group: bool) -> anyhow::Result<(Streams, usize)> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut streams = Streams::new();
     let mut bytes = 0;
@@ -242,10 +251,9 @@ fn load(path: &Path, limit: usize) -> anyhow::Result<(Streams, usize)> {
         let v: Value = serde_json::from_str(&line)?;
         let ts = v["timestamp"].as_str().context("timestamp")?;
         let timestamp = chrono::DateTime::parse_from_rfc3339(ts)?.timestamp_millis();
-        let key = (
-            v["log_group"].as_str().context("log_group")?.to_owned(),
-            v["log_stream"].as_str().context("log_stream")?.to_owned(),
-        );
+        let group = v["log_group"].as_str().context("log_group")?.to_owned();
+        let stream = if one_stream_per_group { "all" } else { v["log_stream"].as_str().context("log_stream")? };
+        let key = (group, stream.to_owned());
         let message = v["message"].as_str().context("message")?.to_owned();
         streams.entry(key).or_default().push(Event { timestamp, message });
     }

@@ -35,7 +35,7 @@ impl GroupMeta {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamMeta {
     pub id: u64,
     pub group_id: u64,
@@ -107,7 +107,7 @@ pub struct CatalogState {
 }
 
 pub struct Catalog {
-    db: Database,
+    db: parking_lot::Mutex<Database>,
     state: RwLock<CatalogState>,
 }
 
@@ -133,7 +133,7 @@ impl Catalog {
             state.groups.insert(group.name.clone(), Arc::new(group));
         }
         for entry in read.open_table(STREAMS)?.iter()? {
-            let stream: StreamMeta = decode(entry?.1.value())?;
+            let stream = decode_stream(entry?.1.value())?;
             state.stream_names.insert(stream.id, (stream.group_id, stream.name.clone()));
             state.streams.entry(stream.group_id).or_default().insert(stream.name.clone(), stream);
         }
@@ -149,7 +149,7 @@ impl Catalog {
         }
         drop(meta);
         drop(read);
-        Ok(Self { db, state: RwLock::new(state) })
+        Ok(Self { db: parking_lot::Mutex::new(db), state: RwLock::new(state) })
     }
 
     /// Runs `f` on the current state under a read lock.
@@ -171,7 +171,7 @@ impl Catalog {
             return Err(CatalogError::GroupExists);
         }
         group.id = state.next_id;
-        let txn = self.db.begin_write()?;
+        let txn = self.db.lock().begin_write()?;
         txn.open_table(GROUPS)?.insert(group.id, encode(&group).as_slice())?;
         txn.open_table(META)?.insert(NEXT_ID, group.id + 1)?;
         txn.commit()?;
@@ -190,7 +190,7 @@ impl Catalog {
         let mut state = self.state.write();
         let mut group = GroupMeta::clone(state.groups.get(name).ok_or(CatalogError::GroupNotFound)?);
         change(&mut group);
-        let txn = self.db.begin_write()?;
+        let txn = self.db.lock().begin_write()?;
         txn.open_table(GROUPS)?.insert(group.id, encode(&group).as_slice())?;
         txn.commit()?;
         let group = Arc::new(group);
@@ -202,7 +202,7 @@ impl Catalog {
     pub fn delete_group(&self, name: &str) -> Result<Arc<GroupMeta>, CatalogError> {
         let mut state = self.state.write();
         let group = state.groups.get(name).cloned().ok_or(CatalogError::GroupNotFound)?;
-        let txn = self.db.begin_write()?;
+        let txn = self.db.lock().begin_write()?;
         {
             txn.open_table(GROUPS)?.remove(group.id)?;
             let mut streams = txn.open_table(STREAMS)?;
@@ -235,8 +235,8 @@ impl Catalog {
             last_ingestion_time: None,
             stored_bytes: 0,
         };
-        let txn = self.db.begin_write()?;
-        txn.open_table(STREAMS)?.insert(stream.id, encode(&stream).as_slice())?;
+        let txn = self.db.lock().begin_write()?;
+        txn.open_table(STREAMS)?.insert(stream.id, encode_stream(&stream).as_slice())?;
         txn.open_table(META)?.insert(NEXT_ID, stream.id + 1)?;
         txn.commit()?;
         state.next_id = stream.id + 1;
@@ -250,7 +250,7 @@ impl Catalog {
         let group_id = state.groups.get(group_name).ok_or(CatalogError::GroupNotFound)?.id;
         let stream =
             state.streams.get(&group_id).and_then(|s| s.get(name)).cloned().ok_or(CatalogError::StreamNotFound)?;
-        let txn = self.db.begin_write()?;
+        let txn = self.db.lock().begin_write()?;
         txn.open_table(STREAMS)?.remove(stream.id)?;
         txn.commit()?;
         if let Some(streams) = state.streams.get_mut(&group_id) {
@@ -259,6 +259,13 @@ impl Catalog {
         state.stream_names.remove(&stream.id);
         state.dirty_streams.remove(&stream.id);
         Ok(stream)
+    }
+
+    /// Returns free space left by many small transactions to the file system.
+    pub fn compact(&self) {
+        if let Err(error) = self.db.lock().compact() {
+            tracing::warn!(%error, "catalog compaction skipped");
+        }
     }
 
     /// Updates a stream's event statistics in memory; they are persisted with the next flush
@@ -295,7 +302,7 @@ impl Catalog {
         if let Some(file) = add.as_mut() {
             file.id = state.next_id;
         }
-        let txn = self.db.begin_write()?;
+        let txn = self.db.lock().begin_write()?;
         {
             let mut files = txn.open_table(FILES)?;
             for id in remove {
@@ -308,7 +315,7 @@ impl Catalog {
             for id in &state.dirty_streams {
                 let stream = state.stream_names.get(id).and_then(|(group, name)| state.streams.get(group)?.get(name));
                 if let Some(stream) = stream {
-                    streams.insert(stream.id, encode(stream).as_slice())?;
+                    streams.insert(stream.id, encode_stream(stream).as_slice())?;
                 }
             }
             let mut meta = txn.open_table(META)?;
@@ -343,6 +350,47 @@ pub struct EventStats {
     pub bytes: u64,
 }
 
+/// Streams can number in the millions (one per Lambda execution environment), so their
+/// records are fixed-width binary: version byte 1, then u64 id, u64 group id, i64 creation
+/// time, i64 first / last event timestamp and last ingestion time (`i64::MIN` = none), u64
+/// stored bytes (all little-endian), then the UTF-8 name.
+fn encode_stream(stream: &StreamMeta) -> Vec<u8> {
+    let mut out = Vec::with_capacity(57 + stream.name.len());
+    out.push(1);
+    out.extend_from_slice(&stream.id.to_le_bytes());
+    out.extend_from_slice(&stream.group_id.to_le_bytes());
+    for value in [
+        Some(stream.creation_time),
+        stream.first_event_timestamp,
+        stream.last_event_timestamp,
+        stream.last_ingestion_time,
+    ] {
+        out.extend_from_slice(&value.unwrap_or(i64::MIN).to_le_bytes());
+    }
+    out.extend_from_slice(&stream.stored_bytes.to_le_bytes());
+    out.extend_from_slice(stream.name.as_bytes());
+    out
+}
+
+fn decode_stream(bytes: &[u8]) -> Result<StreamMeta, CatalogError> {
+    let corrupt = || CatalogError::Storage("undecodable stream record".into());
+    if bytes.len() < 57 || bytes[0] != 1 {
+        return Err(corrupt());
+    }
+    let word = |i: usize| u64::from_le_bytes(bytes[1 + 8 * i..9 + 8 * i].try_into().expect("8 bytes"));
+    let optional = |i: usize| Some(word(i) as i64).filter(|v| *v != i64::MIN);
+    Ok(StreamMeta {
+        id: word(0),
+        group_id: word(1),
+        creation_time: word(2) as i64,
+        first_event_timestamp: optional(3),
+        last_event_timestamp: optional(4),
+        last_ingestion_time: optional(5),
+        stored_bytes: word(6),
+        name: String::from_utf8(bytes[57..].to_vec()).map_err(|_| corrupt())?,
+    })
+}
+
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("catalog records always serialize")
 }
@@ -366,6 +414,22 @@ mod tests {
             deletion_protection: false,
             tags: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn stream_records_round_trip() {
+        let stream = StreamMeta {
+            id: 7,
+            group_id: 3,
+            name: "2026/11/21/[$LATEST]abc".into(),
+            creation_time: -1,
+            first_event_timestamp: None,
+            last_event_timestamp: Some(5),
+            last_ingestion_time: Some(6),
+            stored_bytes: 99,
+        };
+        assert_eq!(decode_stream(&encode_stream(&stream)).unwrap(), stream);
+        assert!(decode_stream(&[1, 2, 3]).is_err());
     }
 
     #[test]

@@ -261,6 +261,7 @@ impl LogStore {
     /// Flushes everything and stops the WAL writer. Appends after this fail.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         let flushed = self.flush().await;
+        self.catalog.compact();
         self.commands.lock().take();
         let writer = self.writer.lock().take();
         if let Some(writer) = writer {
