@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fluoro_collector::cw_logs::{LogsWriteApi, system_clock};
+use fluoro_collector::cw_logs::LogsWriteApi;
+use fluoro_proto::logs::system_clock;
 use fluoro_query::cw_logs::LogsReadApi;
 use fluoro_store::{LogStore, Metrics};
 use tokio_util::sync::CancellationToken;
@@ -103,7 +104,7 @@ async fn background(store: Arc<LogStore>, cancel: CancellationToken) {
                 }
             }
             _ = maintenance_tick.tick() => {
-                let now = fluoro_collector::cw_logs::system_clock()();
+                let now = system_clock()();
                 if let Err(error) = fluoro_store::maintenance::run_once(&store, now).await {
                     tracing::error!(%error, "maintenance failed; will retry");
                 }

@@ -5,6 +5,24 @@ use std::sync::{Arc, LazyLock};
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
+use crate::aws_error::{AwsError, ErrorCode};
+
+/// Server time in epoch milliseconds; injected so tests control "now".
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+}
+
+pub fn group_not_found() -> AwsError {
+    AwsError::new(ErrorCode::ResourceNotFound, "The specified log group does not exist.")
+}
+
+pub fn stream_not_found() -> AwsError {
+    AwsError::new(ErrorCode::ResourceNotFound, "The specified log stream does not exist.")
+}
+
 /// Column names of the log event schema.
 pub mod columns {
     pub const GROUP_ID: &str = "group_id";

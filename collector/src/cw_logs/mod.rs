@@ -9,17 +9,12 @@ mod tests;
 
 use std::sync::Arc;
 
+use fluoro_proto::AwsError;
 use fluoro_proto::aws_json::{RequestContext, parse_input};
-use fluoro_proto::{AwsError, ErrorCode};
+use fluoro_proto::logs::Clock;
+pub(crate) use fluoro_proto::logs::{group_not_found, stream_not_found};
 use fluoro_store::LogStore;
 use serde_json::Value;
-
-/// Server time in epoch milliseconds; injected so tests control it.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
-}
 
 /// The write half of the CloudWatch Logs API.
 pub struct LogsWriteApi {
@@ -62,12 +57,4 @@ impl LogsWriteApi {
 /// The response of operations without an output shape.
 fn empty() -> Value {
     Value::Object(serde_json::Map::new())
-}
-
-pub(crate) fn group_not_found() -> AwsError {
-    AwsError::new(ErrorCode::ResourceNotFound, "The specified log group does not exist.")
-}
-
-pub(crate) fn stream_not_found() -> AwsError {
-    AwsError::new(ErrorCode::ResourceNotFound, "The specified log stream does not exist.")
 }

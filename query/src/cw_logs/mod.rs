@@ -8,13 +8,12 @@ mod tokens;
 use std::sync::Arc;
 
 use fluoro_proto::aws_json::{RequestContext, parse_input};
+use fluoro_proto::logs::Clock;
+pub(crate) use fluoro_proto::logs::{group_not_found, stream_not_found};
 use fluoro_proto::validation::Violations;
 use fluoro_proto::{AwsError, ErrorCode};
 use fluoro_store::{GroupMeta, LogStore};
 use serde_json::Value;
-
-/// Server time in epoch milliseconds; injected so tests control it.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// The read half of the CloudWatch Logs API.
 pub struct LogsReadApi {
@@ -75,14 +74,6 @@ impl LogsReadApi {
         };
         self.store.catalog().group(name).ok_or_else(group_not_found)
     }
-}
-
-pub(crate) fn group_not_found() -> AwsError {
-    AwsError::new(ErrorCode::ResourceNotFound, "The specified log group does not exist.")
-}
-
-pub(crate) fn stream_not_found() -> AwsError {
-    AwsError::new(ErrorCode::ResourceNotFound, "The specified log stream does not exist.")
 }
 
 pub(crate) fn invalid_token() -> AwsError {
