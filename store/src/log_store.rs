@@ -223,7 +223,10 @@ impl LogStore {
         let sender = self.commands.lock().clone().ok_or(StoreError::ShuttingDown)?;
         let (ack, frozen_end) = oneshot::channel();
         sender.send(Command::Freeze { ack }).await.map_err(|_| StoreError::ShuttingDown)?;
-        let Some(end_seq) = frozen_end.await.map_err(|_| StoreError::ShuttingDown)? else {
+        let newly_frozen = frozen_end.await.map_err(|_| StoreError::ShuttingDown)?;
+        // A failed earlier flush leaves its frozen set behind: it is written now, new data or not.
+        let left_behind = self.mem.read().frozen.iter().map(|f| f.end_seq).max();
+        let Some(end_seq) = newly_frozen.max(left_behind) else {
             return Ok(false);
         };
         // Every frozen set below end_seq is written (an earlier failed flush left its set too).

@@ -170,3 +170,26 @@ async fn term_index_narrows_scans_without_changing_results() {
     assert!(common.selections.is_empty() && common.files.len() == 1, "common term: plain scan");
     store.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_flush_is_retried_without_new_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    let g = store.catalog().create_group(group("/g")).unwrap();
+    let s = store.catalog().create_stream("/g", "s", NOW).unwrap();
+    store.append(batch(g.id, s.id, &[NOW, NOW], "x")).await.unwrap();
+    // A plain file where the object store needs its `logs/` directory makes every put fail.
+    let blocker = dir.path().join("objects").join("logs");
+    std::fs::write(&blocker, b"in the way").unwrap();
+    assert!(store.flush().await.is_err());
+    assert_eq!(visible_seqs(&store).await, vec![0, 1], "still readable from memory");
+    std::fs::remove_file(&blocker).unwrap();
+    assert!(store.flush().await.unwrap(), "the frozen set is written on retry");
+    assert_eq!(store.catalog().read(|s| s.files.len()), 1);
+    assert_eq!(visible_seqs(&store).await, vec![0, 1]);
+    store.shutdown().await.unwrap();
+    drop(store);
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    assert_eq!(visible_seqs(&store).await, vec![0, 1], "nothing twice after restart");
+    store.shutdown().await.unwrap();
+}
