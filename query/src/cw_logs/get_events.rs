@@ -12,7 +12,7 @@ use fluoro_proto::validation::Violations;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::tokens::{Direction, event_token, fingerprint, parse_event_token};
+use super::tokens::{Direction, event_token, filter_token, fingerprint, parse_event_token, parse_filter_token};
 use super::{LogsReadApi, internal, invalid_token, limit_or, stream_not_found};
 use crate::events::{EventQuery, StoredEvent, run_event_query};
 
@@ -174,11 +174,11 @@ impl LogsReadApi {
             &source,
             if descending { "d" } else { "a" },
         ]);
+        let now = self.now();
         let from = match &input.next_token {
             None => None,
-            Some(token) => Some(parse_event_token(token, &print).ok_or_else(invalid_token)?.1),
+            Some(token) => Some(parse_filter_token(token, &print, now).ok_or_else(invalid_token)?.1),
         };
-        let now = self.now();
         let min_ts = input.start_time.unwrap_or(i64::MIN).max(group.retention_cutoff(now).unwrap_or(i64::MIN));
         // Without a stream filter every stream of the group is read with no stream predicate;
         // rows of streams deleted but not yet compacted away are dropped below.
@@ -219,7 +219,7 @@ impl LogsReadApi {
             && let Some(key) = resume_after
         {
             let direction = if descending { Direction::Backward } else { Direction::Forward };
-            out.insert("nextToken".into(), json!(event_token(direction, key, &print)));
+            out.insert("nextToken".into(), json!(filter_token(direction, key, &print, now)));
         }
         Ok(Value::Object(out))
     }

@@ -42,6 +42,25 @@ pub(crate) fn parse_event_token(token: &str, suffix: &str) -> Option<(Direction,
     (parts.next()? == suffix).then_some((direction, key))
 }
 
+/// How long a FilterLogEvents token stays valid (AWS: 24 hours).
+pub(crate) const FILTER_TOKEN_TTL_MS: i64 = 86_400_000;
+
+/// A FilterLogEvents token: position, query fingerprint and issue time.
+pub(crate) fn filter_token(direction: Direction, key: EventKey, fingerprint: &str, now_ms: i64) -> String {
+    event_token(direction, key, &format!("{fingerprint}.{now_ms}"))
+}
+
+/// Parses a FilterLogEvents token of the query `fingerprint` issued in the last 24 hours.
+pub(crate) fn parse_filter_token(token: &str, fingerprint: &str, now_ms: i64) -> Option<(Direction, EventKey)> {
+    let suffix = token.rsplit('/').next()?;
+    let (print, issued) = suffix.split_once('.')?;
+    let issued: i64 = issued.parse().ok()?;
+    if print != fingerprint || now_ms - issued > FILTER_TOKEN_TTL_MS || issued > now_ms + 60_000 {
+        return None;
+    }
+    parse_event_token(token, suffix)
+}
+
 pub(crate) fn offset_token(offset: usize, fingerprint: &str) -> String {
     format!("o/{offset}/{fingerprint}")
 }
@@ -68,5 +87,9 @@ mod tests {
         assert_ne!(print, fingerprint(&["ab", ""]));
         assert_eq!(parse_offset_token(&offset_token(50, &print), &print), Some(50));
         assert_eq!(parse_offset_token(&offset_token(50, &print), "x"), None);
+        let token = filter_token(Direction::Forward, key, &print, 1_000);
+        assert_eq!(parse_filter_token(&token, &print, 2_000), Some((Direction::Forward, key)));
+        assert_eq!(parse_filter_token(&token, "other", 2_000), None);
+        assert_eq!(parse_filter_token(&token, &print, 1_000 + FILTER_TOKEN_TTL_MS + 1), None, "expired");
     }
 }
