@@ -13,6 +13,8 @@ const GROUPS: TableDefinition<u64, &[u8]> = TableDefinition::new("groups");
 const STREAMS: TableDefinition<u64, &[u8]> = TableDefinition::new("streams");
 const FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("files");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const GROUP_BYTES: TableDefinition<u64, &[u8]> = TableDefinition::new("group_bytes");
+const HOUR_MS: i64 = 3_600_000;
 const NEXT_ID: &str = "next_id";
 const FLUSHED_SEQ: &str = "flushed_seq";
 
@@ -46,6 +48,8 @@ pub struct StreamMeta {
     pub last_ingestion_time: Option<i64>,
     /// UTF-8 bytes of all messages stored in the stream.
     pub stored_bytes: u64,
+    /// One past the last seq whose statistics are included: WAL replay skips what is.
+    pub applied_end: u64,
 }
 
 /// One Parquet data file in the object store.
@@ -101,6 +105,9 @@ pub struct CatalogState {
     stream_names: HashMap<u64, (u64, String)>,
     /// Streams whose statistics changed since they were last persisted.
     dirty_streams: std::collections::HashSet<u64>,
+    /// Message bytes per group by hour of event time, for retention-aware `storedBytes`.
+    group_bytes: HashMap<u64, GroupBytes>,
+    dirty_groups: std::collections::HashSet<u64>,
     pub files: Vec<Arc<FileMeta>>,
     pub next_id: u64,
     pub flushed_seq: u64,
@@ -124,6 +131,7 @@ impl Catalog {
             txn.open_table(STREAMS)?;
             txn.open_table(FILES)?;
             txn.open_table(META)?;
+            txn.open_table(GROUP_BYTES)?;
         }
         txn.commit()?;
         let mut state = CatalogState { next_id: 1, ..CatalogState::default() };
@@ -136,6 +144,10 @@ impl Catalog {
             let stream = decode_stream(entry?.1.value())?;
             state.stream_names.insert(stream.id, (stream.group_id, stream.name.clone()));
             state.streams.entry(stream.group_id).or_default().insert(stream.name.clone(), stream);
+        }
+        for entry in read.open_table(GROUP_BYTES)?.iter()? {
+            let entry = entry?;
+            state.group_bytes.insert(entry.0.value(), GroupBytes::decode(entry.1.value())?);
         }
         for entry in read.open_table(FILES)?.iter()? {
             state.files.push(Arc::new(decode(entry?.1.value())?));
@@ -205,6 +217,7 @@ impl Catalog {
         let txn = self.db.lock().begin_write()?;
         {
             txn.open_table(GROUPS)?.remove(group.id)?;
+            txn.open_table(GROUP_BYTES)?.remove(group.id)?;
             let mut streams = txn.open_table(STREAMS)?;
             for stream in state.streams.get(&group.id).into_iter().flat_map(|s| s.values()) {
                 streams.remove(stream.id)?;
@@ -212,6 +225,8 @@ impl Catalog {
         }
         txn.commit()?;
         state.groups.remove(name);
+        state.group_bytes.remove(&group.id);
+        state.dirty_groups.remove(&group.id);
         for stream in state.streams.remove(&group.id).into_iter().flat_map(|s| s.into_values()) {
             state.stream_names.remove(&stream.id);
             state.dirty_streams.remove(&stream.id);
@@ -234,6 +249,7 @@ impl Catalog {
             last_event_timestamp: None,
             last_ingestion_time: None,
             stored_bytes: 0,
+            applied_end: 0,
         };
         let txn = self.db.lock().begin_write()?;
         txn.open_table(STREAMS)?.insert(stream.id, encode_stream(&stream).as_slice())?;
@@ -270,17 +286,41 @@ impl Catalog {
 
     /// Updates a stream's event statistics in memory; they are persisted with the next flush
     /// (and rebuilt from the WAL after a crash).
-    pub fn record_events(&self, group_id: u64, stream_id: u64, stats: EventStats) {
+    pub fn record_events(&self, group_id: u64, stream_id: u64, stats: &EventStats) {
         let mut state = self.state.write();
         let state = &mut *state;
         let Some((owner, name)) = state.stream_names.get(&stream_id) else { return };
         debug_assert_eq!(*owner, group_id);
         let Some(stream) = state.streams.get_mut(owner).and_then(|s| s.get_mut(name)) else { return };
-        state.dirty_streams.insert(stream_id);
-        stream.first_event_timestamp = Some(stream.first_event_timestamp.map_or(stats.min_ts, |t| t.min(stats.min_ts)));
-        stream.last_event_timestamp = Some(stream.last_event_timestamp.map_or(stats.max_ts, |t| t.max(stats.max_ts)));
-        stream.last_ingestion_time = Some(stats.ingestion_time);
-        stream.stored_bytes += stats.bytes;
+        if stats.first_seq >= stream.applied_end {
+            stream.first_event_timestamp =
+                Some(stream.first_event_timestamp.map_or(stats.min_ts, |t| t.min(stats.min_ts)));
+            stream.last_event_timestamp =
+                Some(stream.last_event_timestamp.map_or(stats.max_ts, |t| t.max(stats.max_ts)));
+            stream.last_ingestion_time = Some(stats.ingestion_time);
+            stream.stored_bytes += stats.bytes;
+            stream.applied_end = stats.end_seq;
+            state.dirty_streams.insert(stream_id);
+        }
+        let group = state.group_bytes.entry(group_id).or_default();
+        if stats.first_seq >= group.applied_end {
+            for (hour, bytes) in &stats.bytes_by_hour {
+                *group.by_hour.entry(*hour).or_default() += bytes;
+            }
+            group.applied_end = stats.end_seq;
+            state.dirty_groups.insert(group_id);
+        }
+    }
+
+    /// Message bytes of the group's events not older than `cutoff` (all when `None`), at hour
+    /// granularity: the hour holding the cut-off counts whole.
+    pub fn stored_bytes(&self, group_id: u64, cutoff: Option<i64>) -> u64 {
+        let state = self.state.read();
+        let Some(group) = state.group_bytes.get(&group_id) else { return 0 };
+        match cutoff {
+            None => group.by_hour.values().sum(),
+            Some(cutoff) => group.by_hour.range(cutoff.div_euclid(HOUR_MS)..).map(|(_, b)| b).sum(),
+        }
     }
 
     /// Registers a flushed file, the new flushed WAL position and all stream statistics in one
@@ -318,6 +358,12 @@ impl Catalog {
                     streams.insert(stream.id, encode_stream(stream).as_slice())?;
                 }
             }
+            let mut group_bytes = txn.open_table(GROUP_BYTES)?;
+            for id in &state.dirty_groups {
+                if let Some(bytes) = state.group_bytes.get(id) {
+                    group_bytes.insert(*id, bytes.encode().as_slice())?;
+                }
+            }
             let mut meta = txn.open_table(META)?;
             if add.is_some() {
                 meta.insert(NEXT_ID, state.next_id + 1)?;
@@ -328,6 +374,7 @@ impl Catalog {
         }
         txn.commit()?;
         state.dirty_streams.clear();
+        state.dirty_groups.clear();
         state.files.retain(|f| !remove.contains(&f.id));
         if let Some(seq) = flushed_seq {
             state.flushed_seq = seq;
@@ -341,21 +388,54 @@ impl Catalog {
     }
 }
 
-/// Statistics of one accepted batch of events.
-#[derive(Debug, Clone, Copy)]
+/// Statistics of one accepted batch of events (seqs `first_seq..end_seq`).
+#[derive(Debug, Clone)]
 pub struct EventStats {
+    pub first_seq: u64,
+    pub end_seq: u64,
     pub min_ts: i64,
     pub max_ts: i64,
     pub ingestion_time: i64,
     pub bytes: u64,
+    /// Message bytes by hour of event timestamp (`timestamp.div_euclid(3_600_000)`).
+    pub bytes_by_hour: Vec<(i64, u64)>,
+}
+
+/// A group's message bytes by hour of event time.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct GroupBytes {
+    applied_end: u64,
+    by_hour: BTreeMap<i64, u64>,
+}
+
+impl GroupBytes {
+    /// Binary record: u64 applied end, then (i64 hour, u64 bytes) pairs, little-endian.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 16 * self.by_hour.len());
+        out.extend_from_slice(&self.applied_end.to_le_bytes());
+        for (hour, bytes) in &self.by_hour {
+            out.extend_from_slice(&hour.to_le_bytes());
+            out.extend_from_slice(&bytes.to_le_bytes());
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, CatalogError> {
+        if bytes.len() < 8 || !(bytes.len() - 8).is_multiple_of(16) {
+            return Err(CatalogError::Storage("undecodable group bytes record".into()));
+        }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let by_hour = (8..bytes.len()).step_by(16).map(|at| (word(at) as i64, word(at + 8))).collect();
+        Ok(Self { applied_end: word(0), by_hour })
+    }
 }
 
 /// Streams can number in the millions (one per Lambda execution environment), so their
 /// records are fixed-width binary: version byte 1, then u64 id, u64 group id, i64 creation
 /// time, i64 first / last event timestamp and last ingestion time (`i64::MIN` = none), u64
-/// stored bytes (all little-endian), then the UTF-8 name.
+/// stored bytes, u64 applied end (all little-endian), then the UTF-8 name.
 fn encode_stream(stream: &StreamMeta) -> Vec<u8> {
-    let mut out = Vec::with_capacity(57 + stream.name.len());
+    let mut out = Vec::with_capacity(65 + stream.name.len());
     out.push(1);
     out.extend_from_slice(&stream.id.to_le_bytes());
     out.extend_from_slice(&stream.group_id.to_le_bytes());
@@ -368,13 +448,14 @@ fn encode_stream(stream: &StreamMeta) -> Vec<u8> {
         out.extend_from_slice(&value.unwrap_or(i64::MIN).to_le_bytes());
     }
     out.extend_from_slice(&stream.stored_bytes.to_le_bytes());
+    out.extend_from_slice(&stream.applied_end.to_le_bytes());
     out.extend_from_slice(stream.name.as_bytes());
     out
 }
 
 fn decode_stream(bytes: &[u8]) -> Result<StreamMeta, CatalogError> {
     let corrupt = || CatalogError::Storage("undecodable stream record".into());
-    if bytes.len() < 57 || bytes[0] != 1 {
+    if bytes.len() < 65 || bytes[0] != 1 {
         return Err(corrupt());
     }
     let word = |i: usize| u64::from_le_bytes(bytes[1 + 8 * i..9 + 8 * i].try_into().expect("8 bytes"));
@@ -387,7 +468,8 @@ fn decode_stream(bytes: &[u8]) -> Result<StreamMeta, CatalogError> {
         last_event_timestamp: optional(4),
         last_ingestion_time: optional(5),
         stored_bytes: word(6),
-        name: String::from_utf8(bytes[57..].to_vec()).map_err(|_| corrupt())?,
+        applied_end: word(7),
+        name: String::from_utf8(bytes[65..].to_vec()).map_err(|_| corrupt())?,
     })
 }
 
@@ -427,6 +509,7 @@ mod tests {
             last_event_timestamp: Some(5),
             last_ingestion_time: Some(6),
             stored_bytes: 99,
+            applied_end: 12,
         };
         assert_eq!(decode_stream(&encode_stream(&stream)).unwrap(), stream);
         assert!(decode_stream(&[1, 2, 3]).is_err());
@@ -443,7 +526,17 @@ mod tests {
             catalog.create_group(group("/b")).unwrap();
             let s = catalog.create_stream("/a", "s1", 5).unwrap();
             catalog.update_group("/a", |g| g.retention_days = Some(7)).unwrap();
-            catalog.record_events(g.id, s.id, EventStats { min_ts: 10, max_ts: 20, ingestion_time: 30, bytes: 4 });
+            let stats = EventStats {
+                first_seq: 0,
+                end_seq: 3,
+                min_ts: 10,
+                max_ts: 20,
+                ingestion_time: 30,
+                bytes: 4,
+                bytes_by_hour: vec![(0, 4)],
+            };
+            catalog.record_events(g.id, s.id, &stats);
+            catalog.record_events(g.id, s.id, &stats); // a replayed record counts once
             catalog.delete_group("/b").unwrap();
             let file = FileMeta {
                 id: 0,
@@ -466,6 +559,8 @@ mod tests {
         assert!(catalog.group("/b").is_none());
         let s = catalog.stream(g.id, "s1").unwrap();
         assert_eq!((s.first_event_timestamp, s.last_event_timestamp, s.stored_bytes), (Some(10), Some(20), 4));
+        assert_eq!(catalog.stored_bytes(g.id, None), 4);
+        assert_eq!(catalog.stored_bytes(g.id, Some(2 * HOUR_MS)), 0, "the bytes' hour is before the cut-off");
         catalog.read(|state| {
             assert_eq!(state.flushed_seq, 4);
             assert_eq!(state.files.len(), 1);

@@ -332,8 +332,9 @@ fn recover(
             messages: keep.iter().map(|(_, (_, m))| Some(m.as_str())).collect(),
         };
         events += batch.len();
-        catalog.record_events(batch.group_id, batch.stream_id, writer::stats_of(&batch));
-        mem.insert(&batch, record.first_seq + first_index as u64);
+        let first_seq = record.first_seq + first_index as u64;
+        catalog.record_events(batch.group_id, batch.stream_id, &writer::stats_of(&batch, first_seq));
+        mem.insert(&batch, first_seq);
     }
     metrics.buffer_bytes.set(mem.total_bytes() as i64);
     if events > 0 {

@@ -107,18 +107,30 @@ fn commit(state: &mut WriterState, appends: Vec<(PreparedBatch, oneshot::Sender<
         state.metrics.buffer_bytes.set(mem.total_bytes() as i64);
     }
     for ((batch, ack), first_seq) in appends.into_iter().zip(seqs) {
-        state.catalog.record_events(batch.group_id, batch.stream_id, stats_of(&batch));
+        state.catalog.record_events(batch.group_id, batch.stream_id, &stats_of(&batch, first_seq));
         state.metrics.events_ingested.inc_by(batch.len() as u64);
         state.metrics.bytes_ingested.inc_by(batch.message_bytes() as u64);
         let _ = ack.send(Ok(first_seq));
     }
 }
 
-pub(crate) fn stats_of(batch: &PreparedBatch) -> EventStats {
+pub(crate) fn stats_of(batch: &PreparedBatch, first_seq: u64) -> EventStats {
+    let mut bytes_by_hour: Vec<(i64, u64)> = Vec::new();
+    for (timestamp, message) in batch.timestamps.iter().zip(batch.messages.iter()) {
+        let hour = timestamp.div_euclid(3_600_000);
+        let bytes = message.map_or(0, str::len) as u64;
+        match bytes_by_hour.last_mut() {
+            Some((h, b)) if *h == hour => *b += bytes,
+            _ => bytes_by_hour.push((hour, bytes)),
+        }
+    }
     EventStats {
+        first_seq,
+        end_seq: first_seq + batch.len() as u64,
         min_ts: batch.timestamps.iter().copied().min().unwrap_or_default(),
         max_ts: batch.timestamps.iter().copied().max().unwrap_or_default(),
         ingestion_time: batch.ingestion_time,
         bytes: batch.message_bytes() as u64,
+        bytes_by_hour,
     }
 }

@@ -32,11 +32,13 @@ def writer(fluoro, stream, acked, in_doubt, stop, seed):
 
 
 def stored_ids(fluoro):
+    """Ids of the stored events, and the bytes of their messages."""
     logs = fluoro.client()
-    out = []
+    out, size = [], 0
     for page in logs.get_paginator("filter_log_events").paginate(logGroupName=GROUP):
         out += [e["message"].split(" ")[0] for e in page["events"]]
-    return Counter(out)
+        size += sum(len(e["message"].encode()) for e in page["events"])
+    return Counter(out), size
 
 
 def test_sigkill_loses_nothing_acknowledged(make_fluoro):
@@ -61,10 +63,12 @@ def test_sigkill_loses_nothing_acknowledged(make_fluoro):
         for t in threads:
             t.join(timeout=60)
         f.start()
-        stored = stored_ids(f)
+        stored, size = stored_ids(f)
         lost = [i for i in acked if stored[i] != 1]
         assert not lost, f"round {round_}: {len(lost)} acknowledged events lost or duplicated, e.g. {lost[:5]}"
         assert all(count == 1 for count in stored.values()), "an event was stored twice"
         assert set(stored) <= set(acked) | set(in_doubt), "an event nobody sent appeared"
+        group = f.client().describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"][0]
+        assert group["storedBytes"] == size, "replay counted stored bytes once"
     assert len(acked) > 1000
     assert f.stop() == 0

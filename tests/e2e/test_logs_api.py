@@ -224,10 +224,14 @@ def test_retention_policy(logs):
     setup_stream(logs)
     now = now_ms()
     day = 86_400_000
-    put(logs, ["old"], start=now - 5 * day)
+    put(logs, ["old event"], start=now - 5 * day)
     put(logs, ["new"], start=now - 1000)
+    assert logs.describe_log_groups()["logGroups"][0]["storedBytes"] == len("old event") + len("new")
     logs.put_retention_policy(logGroupName=GROUP, retentionInDays=3)
-    assert logs.describe_log_groups()["logGroups"][0]["retentionInDays"] == 3
+    group = logs.describe_log_groups()["logGroups"][0]
+    assert group["retentionInDays"] == 3
+    assert group["storedBytes"] == len("new"), "expired events do not count"
+
     # Expired events are hidden at once.
     got = logs.filter_log_events(logGroupName=GROUP)["events"]
     assert [e["message"] for e in got] == ["new"]

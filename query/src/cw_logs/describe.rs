@@ -79,7 +79,9 @@ impl LogsReadApi {
             None => None,
         };
         let by_pattern = input.log_group_name_pattern.is_some();
-        let (groups, stored): (Vec<GroupMeta>, Vec<u64>) = self.store.catalog().read(|state| {
+        let now = self.now();
+        let catalog = self.store.catalog();
+        let groups: Vec<GroupMeta> = catalog.read(|state| {
             state
                 .groups
                 .values()
@@ -87,12 +89,11 @@ impl LogsReadApi {
                 .filter(|g| input.log_group_name_pattern.as_ref().is_none_or(|p| g.name.contains(p.as_str())))
                 .filter(|g| identifiers.as_ref().is_none_or(|ids| ids.contains(&g.name.as_str())))
                 .filter(|g| input.log_group_class.as_ref().is_none_or(|c| &g.log_group_class == c))
-                .map(|g| {
-                    let bytes = state.streams.get(&g.id).map_or(0, |s| s.values().map(|s| s.stored_bytes).sum());
-                    (GroupMeta::clone(g), bytes)
-                })
-                .unzip()
+                .map(|g| GroupMeta::clone(g))
+                .collect()
         });
+        // Expired events do not count (retention applies at hour granularity).
+        let stored: Vec<u64> = groups.iter().map(|g| catalog.stored_bytes(g.id, g.retention_cutoff(now))).collect();
         let print = fingerprint(&[
             "groups",
             input.log_group_name_prefix.as_deref().unwrap_or(""),
