@@ -34,3 +34,12 @@ def test_help_lists_every_setting():
                  "--max-buffer-bytes", "--config"):
         assert flag in out
     assert "FLUORO_DATA_DIR" in out
+
+
+def test_json_logs(make_fluoro, monkeypatch):
+    import json
+    monkeypatch.setenv("FLUORO_LOG_FORMAT", "json")
+    f = make_fluoro().start()
+    assert f.stop() == 0
+    lines = [json.loads(line) for line in f.read_log().splitlines() if line.startswith("{")]
+    assert any(entry.get("fields", {}).get("message") == "listening" for entry in lines)
