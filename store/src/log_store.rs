@@ -60,6 +60,9 @@ pub struct LogStore {
     /// Objects removed from the catalog, deleted once in-flight queries are done with them.
     doomed: Mutex<Vec<(Instant, String)>>,
     indexes: crate::index::IndexCache,
+    /// One DataFusion session for every read: its runtime caches Parquet footers and page
+    /// indexes across queries.
+    session: SessionContext,
     metrics: Metrics,
 }
 
@@ -93,13 +96,14 @@ impl LogStore {
         Ok(Arc::new(Self {
             config,
             catalog,
-            objects,
+            objects: objects.clone(),
             mem,
             commands: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
             flush_lock: tokio::sync::Mutex::new(()),
             doomed: Mutex::new(Vec::new()),
             indexes: crate::index::IndexCache::default(),
+            session: new_session(objects.clone()),
             metrics,
         }))
     }
@@ -209,12 +213,9 @@ impl LogStore {
         }
     }
 
-    /// A DataFusion session that can read this store's files.
+    /// The DataFusion session that reads this store's files (a cheap, shared handle).
     pub fn session_context(&self) -> SessionContext {
-        let ctx = SessionContext::new();
-        let url = ObjectStoreUrl::parse(OBJECT_STORE_URL).expect("valid url");
-        ctx.register_object_store(url.as_ref(), self.objects.clone());
-        ctx
+        self.session.clone()
     }
 
     /// Freezes the memtable and writes it as one Parquet file. Returns whether a file was written.
@@ -305,6 +306,13 @@ impl LogStore {
         self.metrics.data_files.set(self.catalog.read(|s| s.files.len()) as i64);
         Ok(())
     }
+}
+
+fn new_session(objects: Arc<dyn ObjectStore>) -> SessionContext {
+    let ctx = SessionContext::new();
+    let url = ObjectStoreUrl::parse(OBJECT_STORE_URL).expect("valid url");
+    ctx.register_object_store(url.as_ref(), objects);
+    ctx
 }
 
 /// Replays WAL records after `flushed_seq` into the memtable; returns the next seq and the
