@@ -1,6 +1,7 @@
 """CloudWatch Logs operations through boto3: success and error paths (spec/logs.md §1-§3, §10)."""
 
 import json
+import pathlib
 
 import pytest
 from botocore.exceptions import ClientError
@@ -299,7 +300,8 @@ def test_flush_and_restart_keeps_everything(make_fluoro):
     logs = f.client()
     setup_stream(logs)
     put(logs, [f"flushed {i}" for i in range(100)])
-    wait_until(lambda: list(__import__("pathlib").Path(f.data_dir, "objects", "logs").glob("*.parquet")), timeout=15)
+    flushed = wait_until(lambda: list(pathlib.Path(f.data_dir, "objects", "logs").glob("*.parquet")), timeout=15)
+    assert flushed, "the memtable was flushed to Parquet"
     put(logs, ["after flush"])
     assert len(logs.filter_log_events(logGroupName=GROUP)["events"]) == 101
     assert f.stop() == 0
