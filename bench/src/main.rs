@@ -142,10 +142,12 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     }
     let ingest_secs = ingest_started.elapsed().as_secs_f64();
     let rss = sampler.stop();
+    let durable = !args.serve_args.windows(2).any(|w| w[0] == "--wal-sync" && w[1] == "false");
     println!(
-        "\n## ingest ({} clients, {:.0} events per request, durable: WAL fsync before every ack)",
+        "\n## ingest ({} clients, {:.0} events per request, {})",
         args.clients,
-        events as f64 / bodies.len() as f64
+        events as f64 / bodies.len() as f64,
+        if durable { "durable: WAL fsync before every ack" } else { "NOT durable: --wal-sync false" }
     );
     println!("events/s          {:>12.0}", events as f64 / ingest_secs);
     println!("MB/s (messages)   {:>12.1}", mb(raw_bytes) / ingest_secs);
