@@ -51,6 +51,10 @@ struct IngestArgs {
     /// has about two events per stream and request).
     #[arg(long)]
     one_stream_per_group: bool,
+    /// Send the whole input this many times (duplicates are stored again, as in CloudWatch),
+    /// for a longer sustained run.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// Keep the server's data in this directory instead of a temporary one.
     #[arg(long)]
     keep_data: Option<PathBuf>,
@@ -79,7 +83,11 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let (streams, jsonl_bytes) = load(&args.input, args.events, args.one_stream_per_group)?;
     let events: usize = streams.values().map(Vec::len).sum();
     let raw_bytes: usize = streams.values().flatten().map(|e| e.message.len()).sum();
-    let bodies = batch_bodies(&streams);
+    let once = batch_bodies(&streams);
+    let bodies: Vec<bytes::Bytes> = (0..args.repeat.max(1)).flat_map(|_| once.iter().cloned()).collect();
+    let events = events * args.repeat.max(1);
+    let raw_bytes = raw_bytes * args.repeat.max(1);
+    let jsonl_bytes = jsonl_bytes * args.repeat.max(1);
     println!(
         "input: {events} events in {} streams, {:.1} MB of messages ({:.1} MB as JSON lines), {} batches; prepared in {:.1}s",
         streams.len(),
