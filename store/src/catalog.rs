@@ -173,6 +173,33 @@ impl Catalog {
         self.state.read().groups.get(name).cloned()
     }
 
+    /// Ids of the group's streams named in `names` (unknown names ignored) or starting with
+    /// `prefix`.
+    pub fn select_streams(&self, group_id: u64, names: Option<&[String]>, prefix: Option<&str>) -> Vec<u64> {
+        let state = self.state.read();
+        let Some(streams) = state.streams.get(&group_id) else { return Vec::new() };
+        match (names, prefix) {
+            (Some(names), _) => names.iter().filter_map(|n| streams.get(n)).map(|s| s.id).collect(),
+            (None, Some(prefix)) => streams
+                .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+                .take_while(|(name, _)| name.starts_with(prefix))
+                .map(|(_, s)| s.id)
+                .collect(),
+            (None, None) => streams.values().map(|s| s.id).collect(),
+        }
+    }
+
+    /// Names of the given stream ids that are live streams of `group_id`.
+    pub fn stream_names(&self, group_id: u64, ids: impl IntoIterator<Item = u64>) -> HashMap<u64, String> {
+        let state = self.state.read();
+        ids.into_iter()
+            .filter_map(|id| match state.stream_names.get(&id) {
+                Some((owner, name)) if *owner == group_id => Some((id, name.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn stream(&self, group_id: u64, name: &str) -> Option<StreamMeta> {
         self.state.read().streams.get(&group_id)?.get(name).cloned()
     }
@@ -513,6 +540,27 @@ mod tests {
         };
         assert_eq!(decode_stream(&encode_stream(&stream)).unwrap(), stream);
         assert!(decode_stream(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn stream_selection_and_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("c.redb")).unwrap();
+        let g = catalog.create_group(group("/g")).unwrap();
+        let other = catalog.create_group(group("/other")).unwrap();
+        let ids: Vec<u64> = ["a1", "a2", "b1"].iter().map(|n| catalog.create_stream("/g", n, 0).unwrap().id).collect();
+        let foreign = catalog.create_stream("/other", "a3", 0).unwrap().id;
+        assert_eq!(catalog.select_streams(g.id, None, Some("a")), vec![ids[0], ids[1]]);
+        assert_eq!(catalog.select_streams(g.id, None, Some("c")), Vec::<u64>::new());
+        let names = vec!["b1".to_owned(), "missing".to_owned()];
+        assert_eq!(catalog.select_streams(g.id, Some(&names), None), vec![ids[2]]);
+        assert_eq!(catalog.select_streams(g.id, None, None).len(), 3);
+        let named = catalog.stream_names(g.id, [ids[0], foreign, 999]);
+        assert_eq!(named.len(), 1, "streams of other groups and unknown ids have no name here");
+        assert_eq!(named[&ids[0]], "a1");
+        catalog.delete_stream("/g", "a1").unwrap();
+        assert!(catalog.stream_names(g.id, [ids[0]]).is_empty());
+        assert_eq!(catalog.stream_names(other.id, [foreign])[&foreign], "a3");
     }
 
     #[test]

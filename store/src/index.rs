@@ -65,7 +65,6 @@ struct IndexHeader {
 
 /// An opened index of one data file.
 pub struct FileIndex {
-    index: Index,
     reader: tantivy::IndexReader,
     message: Field,
     header: IndexHeader,
@@ -163,7 +162,7 @@ impl FileIndex {
         register_tokenizer(&index);
         let (_, message, _) = schema();
         let reader = index.reader()?;
-        Ok(Self { index, reader, message, header })
+        Ok(Self { reader, message, header })
     }
 
     /// Row ranges that may contain every one of `literals`; `None` when the index cannot
@@ -208,12 +207,13 @@ impl FileIndex {
         Some(ranges)
     }
 
-    pub fn num_docs(&self) -> u64 {
-        self.index.reader().map(|r| r.searcher().num_docs()).unwrap_or_default()
+    #[cfg(test)]
+    fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
     }
 }
 
-/// Escapes regex metacharacters (words are alphanumeric, so this is defensive).
+/// Escapes regex metacharacters (words are letters only, so this is defensive).
 fn regex_syntax_escape(word: &str) -> String {
     word.chars().flat_map(|c| if c.is_ascii_punctuation() { vec!['\\', c] } else { vec![c] }).collect()
 }

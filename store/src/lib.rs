@@ -25,4 +25,3 @@ pub use log_store::{AppendError, LogStore, StoreError};
 pub use memtable::PreparedBatch;
 pub use metrics::Metrics;
 pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
-pub use wal::LogEventsRecord;

@@ -39,6 +39,14 @@ fn batch(group_id: u64, stream_id: u64, timestamps: &[i64], prefix: &str) -> Pre
     }
 }
 
+/// A store in `dir` with one group `/g` and one stream `s`; returns their ids too.
+fn open_with_stream(config: StoreConfig) -> (Arc<LogStore>, u64, u64) {
+    let store = LogStore::open(config, Metrics::new()).unwrap();
+    let g = store.catalog().create_group(group("/g")).unwrap();
+    let s = store.catalog().create_stream("/g", "s", NOW).unwrap();
+    (store, g.id, s.id)
+}
+
 /// Every seq visible to a full-table query.
 async fn visible_seqs(store: &LogStore) -> Vec<u64> {
     let ctx = store.session_context();
@@ -102,12 +110,10 @@ async fn throttles_when_buffer_is_full() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
     config.max_buffer_bytes = 1000;
-    let store = LogStore::open(config, Metrics::new()).unwrap();
-    let g = store.catalog().create_group(group("/g")).unwrap();
-    let s = store.catalog().create_stream("/g", "s", NOW).unwrap();
+    let (store, g, s) = open_with_stream(config);
     let big = PreparedBatch {
-        group_id: g.id,
-        stream_id: s.id,
+        group_id: g,
+        stream_id: s,
         ingestion_time: NOW,
         timestamps: vec![NOW],
         messages: [Some("x".repeat(900))].into_iter().collect(),
@@ -126,15 +132,13 @@ async fn term_index_narrows_scans_without_changing_results() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
     config.row_group_rows = 1024;
-    let store = LogStore::open(config, Metrics::new()).unwrap();
-    let g = store.catalog().create_group(group("/g")).unwrap();
-    let s = store.catalog().create_stream("/g", "s", NOW).unwrap();
+    let (store, g, s) = open_with_stream(config);
     let mut messages: Vec<String> = (0..5000).map(|i| format!("INFO GET /api/v1/items/{i} 200")).collect();
     messages[10] = "ERROR DeadlockDetected tx=1".into();
     messages[4321] = "ERROR DeadlockDetected tx=2".into();
     let batch = PreparedBatch {
-        group_id: g.id,
-        stream_id: s.id,
+        group_id: g,
+        stream_id: s,
         ingestion_time: NOW,
         timestamps: (0..5000).map(|i| NOW - 5000 + i).collect(),
         messages: messages.iter().map(|m| Some(m.as_str())).collect(),
@@ -155,17 +159,17 @@ async fn term_index_narrows_scans_without_changing_results() {
             df.count().await.unwrap()
         }
     };
-    let mut narrowed = store.snapshot(Some(g.id), i64::MIN, i64::MAX);
+    let mut narrowed = store.snapshot(Some(g), i64::MIN, i64::MAX);
     store.narrow_by_index(&mut narrowed, &["DeadlockDetected"]).await;
     assert_eq!(narrowed.selections.get(&file.id).map(Vec::len), Some(2), "two blocks selected");
     assert_eq!(count(narrowed, "DeadlockDetected").await, 2);
-    assert_eq!(count(store.snapshot(Some(g.id), i64::MIN, i64::MAX), "DeadlockDetected").await, 2);
+    assert_eq!(count(store.snapshot(Some(g), i64::MIN, i64::MAX), "DeadlockDetected").await, 2);
 
-    let mut absent = store.snapshot(Some(g.id), i64::MIN, i64::MAX);
+    let mut absent = store.snapshot(Some(g), i64::MIN, i64::MAX);
     store.narrow_by_index(&mut absent, &["NoSuchWord"]).await;
     assert!(absent.files.is_empty(), "no candidate rows: the file is skipped");
 
-    let mut common = store.snapshot(Some(g.id), i64::MIN, i64::MAX);
+    let mut common = store.snapshot(Some(g), i64::MIN, i64::MAX);
     store.narrow_by_index(&mut common, &["INFO"]).await;
     assert!(common.selections.is_empty() && common.files.len() == 1, "common term: plain scan");
     store.shutdown().await.unwrap();
@@ -174,10 +178,8 @@ async fn term_index_narrows_scans_without_changing_results() {
 #[tokio::test]
 async fn a_failed_flush_is_retried_without_new_data() {
     let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
-    let g = store.catalog().create_group(group("/g")).unwrap();
-    let s = store.catalog().create_stream("/g", "s", NOW).unwrap();
-    store.append(batch(g.id, s.id, &[NOW, NOW], "x")).await.unwrap();
+    let (store, g, s) = open_with_stream(config(dir.path()));
+    store.append(batch(g, s, &[NOW, NOW], "x")).await.unwrap();
     // A plain file where the object store needs its `logs/` directory makes every put fail.
     let blocker = dir.path().join("objects").join("logs");
     std::fs::write(&blocker, b"in the way").unwrap();

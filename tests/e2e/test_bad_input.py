@@ -132,3 +132,16 @@ def test_placeholder_listeners_answer_clearly(fluoro):
     conn.request("POST", "/v1/traces", body=b"", headers={"Content-Type": "application/x-protobuf"})
     resp = conn.getresponse()
     assert resp.status == 501 and b"not yet served" in resp.read()
+
+
+def test_list_lengths_are_validated(fluoro, logs):
+    logs.create_log_group(logGroupName=GROUP)
+    body = json.dumps({"logGroupName": GROUP, "logStreamNames": []}).encode()
+    status, _, payload = raw(fluoro, body, "Logs_20140328.FilterLogEvents")
+    assert status == 400 and payload["__type"] == "InvalidParameterException"
+    assert "greater than or equal to 1" in payload["message"]
+    body = json.dumps({"logGroupIdentifiers": [f"/g{i}" for i in range(51)]}).encode()
+    status, _, payload = raw(fluoro, body, "Logs_20140328.DescribeLogGroups")
+    assert status == 400 and payload["__type"] == "InvalidParameterException"
+    assert "less than or equal to 50" in payload["message"]
+    assert_still_serving(logs)

@@ -74,6 +74,14 @@ impl LogsReadApi {
             ));
         }
         let limit = limit_or(input.limit, 50, 50)?;
+        if let Some(ids) = &input.log_group_identifiers
+            && (ids.is_empty() || ids.len() > 50)
+        {
+            let mut v = fluoro_proto::validation::Violations::new();
+            let bound = if ids.is_empty() { "greater than or equal to 1" } else { "less than or equal to 50" };
+            v.push("[...]", "logGroupIdentifiers", &format!("Member must have length {bound}"));
+            v.finish()?;
+        }
         let identifiers: Option<Vec<&str>> = match &input.log_group_identifiers {
             Some(ids) => Some(ids.iter().map(|id| ctx.group_name_from_identifier(id)).collect::<Result<_, _>>()?),
             None => None,

@@ -1,7 +1,6 @@
 //! GetLogEvents (one stream, both directions, stable tokens) and FilterLogEvents (many
 //! streams, filter patterns).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use fluoro_proto::AwsError;
@@ -132,10 +131,12 @@ impl LogsReadApi {
             ));
         }
         let mut v = Violations::new();
-        if let Some(names) = &input.log_stream_names
-            && (names.is_empty() || names.len() > 100)
-        {
-            v.push("[...]", "logStreamNames", "Member must have length less than or equal to 100");
+        if let Some(names) = &input.log_stream_names {
+            if names.is_empty() {
+                v.push("[]", "logStreamNames", "Member must have length greater than or equal to 1");
+            } else if names.len() > 100 {
+                v.push("[...]", "logStreamNames", "Member must have length less than or equal to 100");
+            }
         }
         let source = input.filter_pattern.clone().unwrap_or_default();
         v.max_len("filterPattern", &source, MAX_PATTERN_LEN);
@@ -149,19 +150,14 @@ impl LogsReadApi {
         }
         let pattern = Arc::new(FilterPattern::parse(&source)?);
 
-        let streams: HashMap<u64, String> = self.store.catalog().read(|state| {
-            state
-                .streams
-                .get(&group.id)
-                .into_iter()
-                .flat_map(|s| s.values())
-                .filter(|s| match (&input.log_stream_names, &input.log_stream_name_prefix) {
-                    (Some(names), _) => names.contains(&s.name),
-                    (None, Some(prefix)) => s.name.starts_with(prefix.as_str()),
-                    (None, None) => true,
-                })
-                .map(|s| (s.id, s.name.clone()))
-                .collect()
+        // Without a stream filter every stream of the group is read with no stream predicate.
+        let all_streams = input.log_stream_names.is_none() && input.log_stream_name_prefix.is_none();
+        let selected = (!all_streams).then(|| {
+            self.store.catalog().select_streams(
+                group.id,
+                input.log_stream_names.as_deref(),
+                input.log_stream_name_prefix.as_deref(),
+            )
         });
         let mut sorted_names: Vec<&str> = input.log_stream_names.iter().flatten().map(String::as_str).collect();
         sorted_names.sort_unstable();
@@ -180,12 +176,9 @@ impl LogsReadApi {
             Some(token) => Some(parse_filter_token(token, &print, now).ok_or_else(invalid_token)?.1),
         };
         let min_ts = input.start_time.unwrap_or(i64::MIN).max(group.retention_cutoff(now).unwrap_or(i64::MIN));
-        // Without a stream filter every stream of the group is read with no stream predicate;
-        // rows of streams deleted but not yet compacted away are dropped below.
-        let all_streams = input.log_stream_names.is_none() && input.log_stream_name_prefix.is_none();
         let query = EventQuery {
             group_id: group.id,
-            stream_ids: (!all_streams).then(|| streams.keys().copied().collect()),
+            stream_ids: selected,
             min_ts,
             max_ts: input.end_time.unwrap_or(i64::MAX),
             from,
@@ -197,6 +190,9 @@ impl LogsReadApi {
         let more = events.len() > limit;
         events.truncate(limit);
         let last_read = events.last().map(|e| e.key);
+        // Names of the returned events' streams; rows of streams deleted but not yet compacted
+        // away have none and are dropped.
+        let streams = self.store.catalog().stream_names(group.id, events.iter().map(|e| e.stream_id));
         events.retain(|e| streams.contains_key(&e.stream_id));
         let capped = cap_page(&mut events);
         let rendered: Vec<Value> = events

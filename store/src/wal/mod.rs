@@ -11,7 +11,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-pub use record::LogEventsRecord;
 pub(crate) use record::encode_frame;
 pub(crate) use recovery::replay;
 

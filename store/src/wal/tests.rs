@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::record::LogEventsRecord;
 use super::*;
 
 fn write_records(dir: &Path, batches: &[Vec<(i64, String)>]) -> Vec<LogEventsRecord> {
