@@ -54,6 +54,12 @@ pub struct ServeArgs {
     /// Seconds between retention/compaction passes [default: 60].
     #[arg(long, env = "FLUORO_MAINTENANCE_INTERVAL_SECS")]
     pub maintenance_interval_secs: Option<u64>,
+    /// Insights/SQL queries executing at once; more wait as Scheduled [default: 4].
+    #[arg(long, env = "FLUORO_QUERY_CONCURRENCY")]
+    pub query_concurrency: Option<usize>,
+    /// Seconds a query may run before it ends as Timeout [default: 3600].
+    #[arg(long, env = "FLUORO_QUERY_TIMEOUT_SECS")]
+    pub query_timeout_secs: Option<u64>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -73,6 +79,8 @@ struct FileConfig {
     max_buffer_bytes: Option<usize>,
     max_request_bytes: Option<usize>,
     maintenance_interval_secs: Option<u64>,
+    query_concurrency: Option<usize>,
+    query_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +93,7 @@ pub struct Settings {
     pub region: String,
     pub max_request_bytes: usize,
     pub store: fluoro_store::StoreConfig,
+    pub queries: fluoro_query::cw_logs::QueryLimits,
 }
 
 impl ServeArgs {
@@ -130,6 +139,12 @@ impl ServeArgs {
             region: self.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
             max_request_bytes: self.max_request_bytes.or(file.max_request_bytes).unwrap_or(8 << 20),
             store,
+            queries: fluoro_query::cw_logs::QueryLimits {
+                concurrency: self.query_concurrency.or(file.query_concurrency).unwrap_or(4).max(1),
+                timeout: Duration::from_secs(
+                    self.query_timeout_secs.or(file.query_timeout_secs).unwrap_or(3600).max(1),
+                ),
+            },
         })
     }
 }

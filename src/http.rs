@@ -27,7 +27,9 @@ pub struct AppState {
     pub region: String,
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
+/// The HTTP port: `native` (the `/api/` routes) plus metrics, health and the AWS protocols.
+pub fn router(state: Arc<AppState>, native: Router) -> Router {
+    let max_request_bytes = state.max_request_bytes;
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
@@ -35,6 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // The AWS handler enforces its own cap so an oversized body still gets an AWS error.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+        .merge(native.layer(DefaultBodyLimit::max(max_request_bytes)))
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {

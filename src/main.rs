@@ -52,16 +52,22 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let state = Arc::new(http::AppState {
         max_request_bytes: settings.max_request_bytes,
         logs_write: LogsWriteApi::new(store.clone(), clock.clone()),
-        logs_read: LogsReadApi::new(store.clone(), clock.clone()),
+        logs_read: LogsReadApi::new(store.clone(), clock.clone(), settings.queries),
         metrics,
         account_id: settings.account_id.clone(),
         region: settings.region.clone(),
     });
+    let native = fluoro_query::native::router(Arc::new(fluoro_query::native::NativeApi {
+        store: store.clone(),
+        account_id: settings.account_id.clone(),
+        clock: clock.clone(),
+        timeout: settings.queries.timeout,
+    }));
     let cancel = CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
 
     let listeners = [
-        (settings.http_addr, "http", http::router(state)),
+        (settings.http_addr, "http", http::router(state, native)),
         (settings.otlp_http_addr, "otlp-http", http::not_yet_served_http("OTLP over HTTP")),
         (settings.otlp_grpc_addr, "otlp-grpc", http::not_yet_served_grpc("OTLP over gRPC")),
         (settings.xray_addr, "xray-tcp", http::not_yet_served_http("The X-Ray sampling proxy")),

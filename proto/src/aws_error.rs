@@ -18,6 +18,7 @@ pub enum ErrorCode {
     UnknownOperation,
     ServiceUnavailable,
     InternalServer,
+    MalformedQuery,
 }
 
 impl ErrorCode {
@@ -36,6 +37,7 @@ impl ErrorCode {
             Self::UnknownOperation => "UnknownOperationException",
             Self::ServiceUnavailable => "ServiceUnavailableException",
             Self::InternalServer => "InternalServerException",
+            Self::MalformedQuery => "MalformedQueryException",
         }
     }
 

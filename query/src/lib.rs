@@ -3,6 +3,9 @@
 
 pub mod cw_logs;
 mod events;
+pub mod insights;
+pub mod native;
 mod pattern_udf;
+pub mod sql;
 
 pub use events::{EventQuery, StoredEvent, run_event_query};

@@ -14,6 +14,8 @@ const STREAMS: TableDefinition<u64, &[u8]> = TableDefinition::new("streams");
 const FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("files");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const GROUP_BYTES: TableDefinition<u64, &[u8]> = TableDefinition::new("group_bytes");
+/// Small named documents of other subsystems (saved queries, ...): key `<kind>/<id>`.
+const DOCS: TableDefinition<&str, &[u8]> = TableDefinition::new("docs");
 const HOUR_MS: i64 = 3_600_000;
 const NEXT_ID: &str = "next_id";
 const FLUSHED_SEQ: &str = "flushed_seq";
@@ -132,6 +134,7 @@ impl Catalog {
             txn.open_table(FILES)?;
             txn.open_table(META)?;
             txn.open_table(GROUP_BYTES)?;
+            txn.open_table(DOCS)?;
         }
         txn.commit()?;
         let mut state = CatalogState { next_id: 1, ..CatalogState::default() };
@@ -162,6 +165,39 @@ impl Catalog {
         drop(meta);
         drop(read);
         Ok(Self { db: parking_lot::Mutex::new(db), state: RwLock::new(state) })
+    }
+
+    /// Stores (replaces) document `id` of `kind`, durably.
+    pub fn put_doc(&self, kind: &str, id: &str, bytes: &[u8]) -> Result<(), CatalogError> {
+        let db = self.db.lock();
+        let txn = db.begin_write()?;
+        txn.open_table(DOCS)?.insert(format!("{kind}/{id}").as_str(), bytes)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Deletes document `id` of `kind`; whether it existed.
+    pub fn delete_doc(&self, kind: &str, id: &str) -> Result<bool, CatalogError> {
+        let db = self.db.lock();
+        let txn = db.begin_write()?;
+        let existed = txn.open_table(DOCS)?.remove(format!("{kind}/{id}").as_str())?.is_some();
+        txn.commit()?;
+        Ok(existed)
+    }
+
+    /// Every document of `kind`, as `(id, bytes)` in id order.
+    pub fn docs(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
+        let db = self.db.lock();
+        let read = db.begin_read()?;
+        let table = read.open_table(DOCS)?;
+        let prefix = format!("{kind}/");
+        let mut out = Vec::new();
+        for entry in table.range(prefix.as_str()..)? {
+            let (key, value) = entry?;
+            let Some(id) = key.value().strip_prefix(&prefix) else { break };
+            out.push((id.to_owned(), value.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// Runs `f` on the current state under a read lock.

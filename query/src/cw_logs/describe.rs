@@ -45,7 +45,7 @@ pub(super) struct ListTagsLogGroupInput {
 }
 
 /// Returns one page of `items` after the offset in `token`, and the next token.
-fn paginate<T>(
+pub(super) fn paginate<T>(
     items: Vec<T>,
     token: Option<&str>,
     limit: usize,

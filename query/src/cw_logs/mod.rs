@@ -1,8 +1,10 @@
 //! CloudWatch Logs (AWS JSON 1.1): the read operations — DescribeLogGroups,
-//! DescribeLogStreams, ListTagsForResource, ListTagsLogGroup, GetLogEvents, FilterLogEvents.
+//! DescribeLogStreams, ListTagsForResource, ListTagsLogGroup, GetLogEvents, FilterLogEvents,
+//! and the Logs Insights query APIs.
 
 mod describe;
 mod get_events;
+mod insights;
 mod tokens;
 
 use std::sync::Arc;
@@ -13,17 +15,35 @@ pub(crate) use fluoro_proto::logs::{group_not_found, stream_not_found};
 use fluoro_proto::validation::Violations;
 use fluoro_proto::{AwsError, ErrorCode};
 use fluoro_store::{GroupMeta, LogStore};
+
+use crate::insights::manager::QueryManager;
 use serde_json::Value;
 
 /// The read half of the CloudWatch Logs API.
 pub struct LogsReadApi {
     store: Arc<LogStore>,
     clock: Clock,
+    queries: Arc<QueryManager>,
+}
+
+/// Limits of background queries.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    /// Queries executing at once; the others wait as `Scheduled`.
+    pub concurrency: usize,
+    pub timeout: std::time::Duration,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self { concurrency: 4, timeout: std::time::Duration::from_secs(3600) }
+    }
 }
 
 impl LogsReadApi {
-    pub fn new(store: Arc<LogStore>, clock: Clock) -> Self {
-        Self { store, clock }
+    pub fn new(store: Arc<LogStore>, clock: Clock, limits: QueryLimits) -> Self {
+        let queries = QueryManager::new(limits.concurrency, limits.timeout, clock.clone());
+        Self { store, clock, queries }
     }
 
     /// Runs `operation` if it is one of this API's; `None` otherwise.
@@ -41,6 +61,24 @@ impl LogsReadApi {
                 Ok(input) => self.filter_log_events(ctx, input).await,
                 Err(e) => Err(e),
             },
+            "StartQuery" => match parse_input(body) {
+                Ok(input) => self.start_query(ctx, input).await,
+                Err(e) => Err(e),
+            },
+            "GetQueryResults" => parse_input(body).and_then(|input| self.get_query_results(input)),
+            "StopQuery" => parse_input(body).and_then(|input| self.stop_query(input)),
+            "DescribeQueries" => parse_input(body).and_then(|input| self.describe_queries(input)),
+            "GetLogRecord" => match parse_input(body) {
+                Ok(input) => self.get_log_record(ctx, input).await,
+                Err(e) => Err(e),
+            },
+            "GetLogGroupFields" => match parse_input(body) {
+                Ok(input) => self.get_log_group_fields(ctx, input).await,
+                Err(e) => Err(e),
+            },
+            "PutQueryDefinition" => parse_input(body).and_then(|input| self.put_query_definition(input)),
+            "DescribeQueryDefinitions" => parse_input(body).and_then(|input| self.describe_query_definitions(input)),
+            "DeleteQueryDefinition" => parse_input(body).and_then(|input| self.delete_query_definition(input)),
             _ => return None,
         };
         Some(result)

@@ -1,0 +1,255 @@
+//! Background execution of Insights (and SQL) queries: at most `concurrency` run at once, the
+//! rest wait as `Scheduled`; each has a timeout; StopQuery aborts the task, which drops the
+//! DataFusion stream and frees its memory. Finished results stay readable for 7 days.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use tokio::sync::Semaphore;
+
+use super::Row;
+use super::run::{Progress, Statistics};
+
+/// How long finished queries stay readable.
+pub const RESULTS_TTL_MS: i64 = 7 * 86_400_000;
+/// At most this many queries may be Scheduled or Running (LimitExceededException above).
+pub const MAX_ACTIVE: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Scheduled,
+    Running,
+    Complete,
+    Failed,
+    Cancelled,
+    Timeout,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "Scheduled",
+            Self::Running => "Running",
+            Self::Complete => "Complete",
+            Self::Failed => "Failed",
+            Self::Cancelled => "Cancelled",
+            Self::Timeout => "Timeout",
+        }
+    }
+
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Running)
+    }
+}
+
+/// What a query is, as DescribeQueries shows it.
+#[derive(Debug, Clone)]
+pub struct QueryInfo {
+    pub id: String,
+    pub query_string: String,
+    pub language: String,
+    pub log_group_names: Vec<String>,
+    pub create_time: i64,
+}
+
+#[derive(Debug)]
+struct Outcome {
+    status: Status,
+    rows: Vec<Row>,
+    finished_at: Option<i64>,
+    error: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct QueryEntry {
+    pub info: QueryInfo,
+    pub progress: Arc<Progress>,
+    outcome: Mutex<Outcome>,
+    abort: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+/// A consistent read of one query.
+#[derive(Debug, Clone)]
+pub struct QuerySnapshot {
+    pub info: QueryInfo,
+    pub status: Status,
+    pub statistics: Statistics,
+    pub rows: Vec<Row>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl QueryEntry {
+    fn finish(&self, status: Status, error: Option<String>, now_ms: i64) {
+        let mut outcome = self.outcome.lock();
+        if outcome.status.is_active() {
+            outcome.status = status;
+            outcome.error = error;
+            outcome.finished_at = Some(now_ms);
+        }
+    }
+
+    pub fn snapshot(&self, rows: std::ops::Range<usize>) -> QuerySnapshot {
+        let outcome = self.outcome.lock();
+        let end = rows.end.min(outcome.rows.len());
+        let start = rows.start.min(end);
+        QuerySnapshot {
+            info: self.info.clone(),
+            status: outcome.status,
+            statistics: self.progress.statistics(),
+            rows: outcome.rows[start..end].to_vec(),
+            duration_ms: outcome.finished_at.map(|t| t - self.info.create_time),
+            error: outcome.error.clone(),
+        }
+    }
+
+    pub fn row_count(&self) -> usize {
+        self.outcome.lock().rows.len()
+    }
+
+    pub fn status(&self) -> Status {
+        self.outcome.lock().status
+    }
+}
+
+/// Where a running query hands its rows.
+pub type RowSink = Box<dyn FnMut(Vec<Row>) + Send>;
+
+/// The work of one query: given its progress counters and a row sink, the future that runs it.
+pub type QueryWork = Box<dyn FnOnce(Arc<Progress>, RowSink) -> BoxFuture<'static, Result<(), String>> + Send>;
+
+pub struct QueryManager {
+    queries: Mutex<HashMap<String, Arc<QueryEntry>>>,
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+    clock: fluoro_proto::logs::Clock,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum StartError {
+    TooManyQueries,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum StopError {
+    NotFound,
+    AlreadyFinished,
+}
+
+impl QueryManager {
+    pub fn new(concurrency: usize, timeout: Duration, clock: fluoro_proto::logs::Clock) -> Arc<Self> {
+        Arc::new(Self {
+            queries: Mutex::new(HashMap::new()),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            timeout,
+            clock,
+        })
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Registers a query and starts `work` in the background; returns its id.
+    pub fn start(
+        self: &Arc<Self>,
+        query_string: String,
+        language: String,
+        log_group_names: Vec<String>,
+        groups_scanned: usize,
+        work: QueryWork,
+    ) -> Result<String, StartError> {
+        let progress = Arc::new(Progress { groups: groups_scanned, ..Progress::default() });
+        self.start_with_progress(query_string, language, log_group_names, progress, work)
+    }
+
+    /// [`Self::start`] with counters the caller already wired into its plan.
+    pub fn start_with_progress(
+        self: &Arc<Self>,
+        query_string: String,
+        language: String,
+        log_group_names: Vec<String>,
+        progress: Arc<Progress>,
+        work: QueryWork,
+    ) -> Result<String, StartError> {
+        let now = self.now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let entry = Arc::new(QueryEntry {
+            info: QueryInfo { id: id.clone(), query_string, language, log_group_names, create_time: now },
+            progress,
+            outcome: Mutex::new(Outcome {
+                status: Status::Scheduled,
+                rows: Vec::new(),
+                finished_at: None,
+                error: None,
+            }),
+            abort: Mutex::new(None),
+        });
+        {
+            let mut queries = self.queries.lock();
+            queries.retain(|_, q| q.outcome.lock().finished_at.is_none_or(|t| now - t < RESULTS_TTL_MS));
+            if queries.values().filter(|q| q.status().is_active()).count() >= MAX_ACTIVE {
+                return Err(StartError::TooManyQueries);
+            }
+            queries.insert(id.clone(), entry.clone());
+        }
+        let manager = self.clone();
+        let task_entry = entry.clone();
+        let handle = tokio::spawn(async move {
+            let entry = task_entry;
+            let Ok(_permit) = manager.permits.clone().acquire_owned().await else { return };
+            {
+                let mut outcome = entry.outcome.lock();
+                if outcome.status != Status::Scheduled {
+                    return;
+                }
+                outcome.status = Status::Running;
+            }
+            let sink_entry = entry.clone();
+            let sink: RowSink = Box::new(move |rows: Vec<Row>| sink_entry.outcome.lock().rows.extend(rows));
+            let result = tokio::time::timeout(manager.timeout, work(entry.progress.clone(), sink)).await;
+            let now = manager.now();
+            match result {
+                Ok(Ok(())) => entry.finish(Status::Complete, None, now),
+                Ok(Err(error)) => {
+                    tracing::warn!(query_id = %entry.info.id, %error, "query failed");
+                    entry.finish(Status::Failed, Some(error), now)
+                }
+                Err(_) => entry.finish(Status::Timeout, Some("The query ran longer than its timeout".into()), now),
+            }
+        });
+        *entry.abort.lock() = Some(handle.abort_handle());
+        Ok(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<QueryEntry>> {
+        self.queries.lock().get(id).cloned()
+    }
+
+    /// Cancels a Scheduled or Running query.
+    pub fn stop(&self, id: &str) -> Result<(), StopError> {
+        let entry = self.get(id).ok_or(StopError::NotFound)?;
+        {
+            let mut outcome = entry.outcome.lock();
+            if !outcome.status.is_active() {
+                return Err(StopError::AlreadyFinished);
+            }
+            outcome.status = Status::Cancelled;
+            outcome.finished_at = Some(self.now());
+        }
+        if let Some(abort) = entry.abort.lock().take() {
+            abort.abort();
+        }
+        Ok(())
+    }
+
+    /// Every known query, newest first.
+    pub fn list(&self) -> Vec<Arc<QueryEntry>> {
+        let mut all: Vec<_> = self.queries.lock().values().cloned().collect();
+        all.sort_by(|a, b| b.info.create_time.cmp(&a.info.create_time).then_with(|| b.info.id.cmp(&a.info.id)));
+        all
+    }
+}

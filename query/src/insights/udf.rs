@@ -1,0 +1,601 @@
+//! The language's own functions as vectorized DataFusion UDFs: each runs once per batch over
+//! Arrow arrays. One struct, [`InsightsUdf`], carries an [`Op`]; its `key` names the op and its
+//! parameters for DataFusion's plan equality.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{Datelike, TimeZone};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, Int8Array, Int64Array, Int64Builder,
+    ListBuilder, StringArray, StringBuilder, StructArray, StructBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, UInt64Type};
+use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::prelude::Expr;
+use fluoro_proto::fields::{LambdaValue, discover_json, lambda_fields};
+use regex::Regex;
+
+use super::values::{SortValue, format_number, format_timestamp, natural_cmp, natural_key, numeric_looking};
+
+/// What a UDF computes.
+#[derive(Debug)]
+pub enum Op {
+    /// Text → number by the numeric-looking rule; anything else is null.
+    ToNum,
+    /// Number → its text (integral without fraction).
+    FormatNumber,
+    /// Epoch ms → `YYYY-MM-DD HH:MM:SS.mmm`.
+    FormatTimestamp,
+    /// JSON text → the text form of the value (strings unquoted).
+    JsonText,
+    /// Text or number → a binary key in natural sort order.
+    NaturalKey,
+    /// Two values (text or number) → -1 / 0 / 1 in natural order.
+    Compare,
+    /// Epoch ms floored (or ceiled) to a period: fixed milliseconds, or calendar months.
+    DateRound { millis: i64, months: i64, ceil: bool },
+    /// `(message, group id)` → struct of the requested discovered and Lambda fields.
+    Discover { fields: Vec<(String, DataType)>, lambda_groups: Arc<HashSet<u64>> },
+    /// Text → struct of captures (all strings); `names[i]` is capture group `i + 1` for globs,
+    /// or the named group for regexes.
+    Parse { regex: Regex, names: Vec<String>, groups: Vec<usize> },
+    /// Text (and a CIDR) → whether it is a valid address (inside the subnet).
+    Ip(IpCheck),
+    /// Text → compact JSON when it parses, else null.
+    JsonParse,
+    /// JSON → the member at `path` as JSON.
+    JsonGet(Vec<String>),
+    /// JSON → list of `{i, v}`: position and element JSON (a non-list is a one-element list).
+    JsonList,
+    /// Id → name, from a snapshot map.
+    Lookup(Arc<HashMap<u64, String>>),
+    /// `(group id, stream id)` → stream name, from the catalog (one lookup per batch).
+    StreamNames(CatalogRef),
+    /// `(group, stream, seq, timestamp)` → the opaque `@ptr`.
+    Pointer,
+    /// Text → a template with variable tokens shown as `<*>`.
+    PatternTemplate,
+    /// Template → severity label by keyword.
+    Severity,
+}
+
+/// The catalog, for stream names.
+#[derive(Clone)]
+pub struct CatalogRef(pub Arc<fluoro_store::Catalog>);
+
+impl std::fmt::Debug for CatalogRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Catalog")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpCheck {
+    Any,
+    V4,
+    V6,
+    InSubnet,
+    V4InSubnet,
+    V6InSubnet,
+}
+
+#[derive(Debug)]
+pub struct InsightsUdf {
+    name: &'static str,
+    key: String,
+    op: Op,
+    ret: DataType,
+    signature: Signature,
+}
+
+impl PartialEq for InsightsUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for InsightsUdf {}
+
+impl Hash for InsightsUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl InsightsUdf {
+    /// The call `op(args)`; `key` must tell apart ops whose parameters differ.
+    pub fn call(name: &'static str, key: String, op: Op, ret: DataType, args: Vec<Expr>) -> Expr {
+        let udf = Self {
+            name,
+            key: format!("{name}:{key}"),
+            op,
+            ret,
+            signature: Signature::any(args.len(), Volatility::Immutable),
+        };
+        let udf =
+            if args.is_empty() { Self { signature: Signature::nullary(Volatility::Immutable), ..udf } } else { udf };
+        ScalarUDF::new_from_impl(udf).call(args)
+    }
+}
+
+fn text_array(value: &ColumnarValue, rows: usize) -> Result<StringArray> {
+    let array = value.to_array(rows)?;
+    let array = if array.data_type() == &DataType::Utf8 { array } else { cast(&array, &DataType::Utf8)? };
+    Ok(array.as_string::<i32>().clone())
+}
+
+/// A text or numeric argument, as the comparator sees it.
+enum Values {
+    Text(StringArray),
+    Number(Float64Array),
+}
+
+impl Values {
+    fn of(value: &ColumnarValue, rows: usize) -> Result<Self> {
+        let array = value.to_array(rows)?;
+        Ok(match array.data_type() {
+            DataType::Float64 => Self::Number(array.as_primitive::<Float64Type>().clone()),
+            DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::Boolean => {
+                Self::Number(cast(&array, &DataType::Float64)?.as_primitive::<Float64Type>().clone())
+            }
+            _ => Self::Text(text_array(value, rows)?),
+        })
+    }
+
+    fn get(&self, i: usize) -> Option<SortValue<'_>> {
+        match self {
+            Self::Text(a) => a.is_valid(i).then(|| SortValue::of_text(a.value(i))),
+            Self::Number(a) => a.is_valid(i).then(|| SortValue::of_number(a.value(i))),
+        }
+    }
+}
+
+impl ScalarUDFImpl for InsightsUdf {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.ret.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let a = &args.args;
+        let out: ArrayRef = match &self.op {
+            Op::ToNum => {
+                let text = text_array(&a[0], rows)?;
+                Arc::new(text.iter().map(|v| v.and_then(numeric_looking)).collect::<Float64Array>())
+            }
+            Op::FormatNumber => {
+                let numbers = a[0].to_array(rows)?;
+                let numbers = cast(&numbers, &DataType::Float64)?;
+                let numbers = numbers.as_primitive::<Float64Type>();
+                Arc::new(numbers.iter().map(|v| v.and_then(format_number)).collect::<StringArray>())
+            }
+            Op::FormatTimestamp => {
+                let ms = cast(&a[0].to_array(rows)?, &DataType::Int64)?;
+                Arc::new(
+                    ms.as_primitive::<Int64Type>().iter().map(|v| v.map(format_timestamp)).collect::<StringArray>(),
+                )
+            }
+            Op::JsonText => {
+                let text = text_array(&a[0], rows)?;
+                Arc::new(text.iter().map(|v| v.map(json_text)).collect::<StringArray>())
+            }
+            Op::NaturalKey => {
+                let values = Values::of(&a[0], rows)?;
+                let mut builder = BinaryBuilder::with_capacity(rows, rows * 16);
+                let mut key = Vec::new();
+                for i in 0..rows {
+                    match values.get(i) {
+                        Some(v) => {
+                            key.clear();
+                            natural_key(v, &mut key);
+                            builder.append_value(&key);
+                        }
+                        None => builder.append_null(),
+                    }
+                }
+                Arc::new(builder.finish())
+            }
+            Op::Compare => {
+                let (left, right) = (Values::of(&a[0], rows)?, Values::of(&a[1], rows)?);
+                Arc::new(
+                    (0..rows)
+                        .map(|i| match (left.get(i), right.get(i)) {
+                            (Some(l), Some(r)) => Some(natural_cmp(l, r) as i8),
+                            _ => None,
+                        })
+                        .collect::<Int8Array>(),
+                )
+            }
+            Op::DateRound { millis, months, ceil } => {
+                let ms = cast(&a[0].to_array(rows)?, &DataType::Int64)?;
+                let ms = ms.as_primitive::<Int64Type>();
+                Arc::new(
+                    ms.iter().map(|v| v.and_then(|t| date_round(t, *millis, *months, *ceil))).collect::<Int64Array>(),
+                )
+            }
+            Op::Discover { fields, lambda_groups } => discover(fields, lambda_groups, &a[0], &a[1], rows)?,
+            Op::Parse { regex, names, groups } => {
+                let text = text_array(&a[0], rows)?;
+                let mut builders: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
+                let mut locations = regex.capture_locations();
+                for value in text.iter() {
+                    let matched = value.and_then(|v| regex.captures_read(&mut locations, v).map(|_| v));
+                    for (i, builder) in builders.iter_mut().enumerate() {
+                        match matched.and_then(|v| locations.get(groups[i]).map(|(s, e)| &v[s..e])) {
+                            Some(capture) => builder.append_value(capture),
+                            None => builder.append_null(),
+                        }
+                    }
+                }
+                let fields: Fields = names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect();
+                let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+                Arc::new(StructArray::try_new(fields, columns, None)?)
+            }
+            Op::Ip(check) => {
+                let text = text_array(&a[0], rows)?;
+                let cidr = if a.len() > 1 { Some(text_array(&a[1], rows)?) } else { None };
+                Arc::new(
+                    (0..rows)
+                        .map(|i| {
+                            if text.is_null(i) || cidr.as_ref().is_some_and(|c| c.is_null(i)) {
+                                return None;
+                            }
+                            Some(ip_check(*check, text.value(i), cidr.as_ref().map(|c| c.value(i))))
+                        })
+                        .collect::<BooleanArray>(),
+                )
+            }
+            Op::JsonParse => {
+                let text = text_array(&a[0], rows)?;
+                Arc::new(
+                    text.iter()
+                        .map(|v| {
+                            v.and_then(|s| serde_json::from_str::<serde_json::Value>(s.trim()).ok())
+                                .map(|j| j.to_string())
+                        })
+                        .collect::<StringArray>(),
+                )
+            }
+            Op::JsonGet(path) => {
+                let text = text_array(&a[0], rows)?;
+                Arc::new(text.iter().map(|v| v.and_then(|s| json_get(s, path))).collect::<StringArray>())
+            }
+            Op::JsonList => {
+                let text = text_array(&a[0], rows)?;
+                let fields = json_list_fields();
+                let mut builder = ListBuilder::new(StructBuilder::from_fields(fields.clone(), rows))
+                    .with_field(Arc::new(Field::new_list_field(DataType::Struct(fields), true)));
+                for value in text.iter() {
+                    let items = match value.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) {
+                        None | Some(serde_json::Value::Null) => {
+                            builder.append_null();
+                            continue;
+                        }
+                        Some(serde_json::Value::Array(items)) => items,
+                        Some(other) => vec![other],
+                    };
+                    for (i, item) in items.into_iter().enumerate() {
+                        let element = builder.values();
+                        element.field_builder::<Int64Builder>(0).expect("index field").append_value(i as i64);
+                        element.field_builder::<StringBuilder>(1).expect("value field").append_value(item.to_string());
+                        element.append(true);
+                    }
+                    builder.append(true);
+                }
+                Arc::new(builder.finish())
+            }
+            Op::Lookup(names) => {
+                let ids = cast(&a[0].to_array(rows)?, &DataType::UInt64)?;
+                Arc::new(
+                    ids.as_primitive::<UInt64Type>()
+                        .iter()
+                        .map(|id| id.and_then(|id| names.get(&id).map(String::as_str)))
+                        .collect::<StringArray>(),
+                )
+            }
+            Op::StreamNames(catalog) => {
+                let g = cast(&a[0].to_array(rows)?, &DataType::UInt64)?;
+                let s = cast(&a[1].to_array(rows)?, &DataType::UInt64)?;
+                let (g, s) = (g.as_primitive::<UInt64Type>(), s.as_primitive::<UInt64Type>());
+                let mut wanted: HashMap<u64, HashSet<u64>> = HashMap::new();
+                for i in 0..rows {
+                    if g.is_valid(i) && s.is_valid(i) {
+                        wanted.entry(g.value(i)).or_default().insert(s.value(i));
+                    }
+                }
+                let names: HashMap<u64, HashMap<u64, String>> =
+                    wanted.into_iter().map(|(group, ids)| (group, catalog.0.stream_names(group, ids))).collect();
+                Arc::new(
+                    (0..rows)
+                        .map(|i| {
+                            if g.is_null(i) || s.is_null(i) {
+                                return None;
+                            }
+                            names.get(&g.value(i)).and_then(|m| m.get(&s.value(i))).map(String::as_str)
+                        })
+                        .collect::<StringArray>(),
+                )
+            }
+            Op::Pointer => {
+                let column = |i: usize| -> Result<ArrayRef> { Ok(cast(&a[i].to_array(rows)?, &DataType::UInt64)?) };
+                let (g, s, q) = (column(0)?, column(1)?, column(2)?);
+                let t = cast(&a[3].to_array(rows)?, &DataType::Int64)?;
+                let (g, s, q) =
+                    (g.as_primitive::<UInt64Type>(), s.as_primitive::<UInt64Type>(), q.as_primitive::<UInt64Type>());
+                let t = t.as_primitive::<Int64Type>();
+                Arc::new(
+                    (0..rows)
+                        .map(|i| Some(super::pointer::encode(g.value(i), s.value(i), q.value(i), t.value(i))))
+                        .collect::<StringArray>(),
+                )
+            }
+            Op::PatternTemplate => {
+                let text = text_array(&a[0], rows)?;
+                Arc::new(text.iter().map(|v| v.map(pattern_template)).collect::<StringArray>())
+            }
+            Op::Severity => {
+                let text = text_array(&a[0], rows)?;
+                Arc::new(text.iter().map(|v| v.map(severity)).collect::<StringArray>())
+            }
+        };
+        if out.len() != rows {
+            return exec_err!("{} produced {} rows for {rows}", self.name, out.len());
+        }
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
+fn discover(
+    fields: &[(String, DataType)],
+    lambda_groups: &HashSet<u64>,
+    messages: &ColumnarValue,
+    groups: &ColumnarValue,
+    rows: usize,
+) -> Result<ArrayRef> {
+    let messages = text_array(messages, rows)?;
+    let groups = cast(&groups.to_array(rows)?, &DataType::UInt64)?;
+    let groups = groups.as_primitive::<UInt64Type>();
+    let wants_json = fields.iter().any(|(name, _)| fluoro_proto::fields::lambda_field_is_number(name).is_none());
+    let wants_lambda = fields.iter().any(|(name, _)| fluoro_proto::fields::lambda_field_is_number(name).is_some());
+    let index: HashMap<&str, usize> = fields.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+    let mut text: Vec<Vec<Option<String>>> = fields.iter().map(|_| Vec::with_capacity(rows)).collect();
+    let mut numbers: Vec<Vec<Option<f64>>> = fields.iter().map(|_| Vec::new()).collect();
+    let mut row_values: Vec<Option<LambdaValue>> = vec![None; fields.len()];
+    for i in 0..rows {
+        row_values.iter_mut().for_each(|v| *v = None);
+        if messages.is_valid(i) {
+            let message = messages.value(i);
+            if wants_lambda {
+                for (name, value) in lambda_fields(message) {
+                    if let Some(&slot) = index.get(name) {
+                        row_values[slot] = Some(value);
+                    }
+                }
+            }
+            if wants_json {
+                let lambda_group = groups.is_valid(i) && lambda_groups.contains(&groups.value(i));
+                for (name, value) in discover_json(message, lambda_group) {
+                    if let Some(&slot) = index.get(name.as_str())
+                        && row_values[slot].is_none()
+                    {
+                        row_values[slot] = Some(LambdaValue::Text(value));
+                    }
+                }
+            }
+        }
+        for (slot, (_, data_type)) in fields.iter().enumerate() {
+            let value = row_values[slot].take();
+            if *data_type == DataType::Float64 {
+                numbers[slot].push(match value {
+                    Some(LambdaValue::Number(n)) => Some(n),
+                    Some(LambdaValue::Text(t)) => numeric_looking(&t),
+                    None => None,
+                });
+            } else {
+                text[slot].push(match value {
+                    Some(LambdaValue::Text(t)) => Some(t),
+                    Some(LambdaValue::Number(n)) => format_number(n),
+                    None => None,
+                });
+            }
+        }
+    }
+    let struct_fields: Fields = fields.iter().map(|(n, t)| Field::new(n, t.clone(), true)).collect();
+    let columns: Vec<ArrayRef> = fields
+        .iter()
+        .enumerate()
+        .map(|(slot, (_, data_type))| -> ArrayRef {
+            if *data_type == DataType::Float64 {
+                Arc::new(Float64Array::from(std::mem::take(&mut numbers[slot])))
+            } else {
+                Arc::new(StringArray::from(std::mem::take(&mut text[slot])))
+            }
+        })
+        .collect();
+    if columns.is_empty() {
+        return Ok(Arc::new(StructArray::new_empty_fields(rows, None)));
+    }
+    Ok(Arc::new(StructArray::try_new(struct_fields, columns, None)?))
+}
+
+/// The element type of `JsonList`: position in the list and the element's JSON.
+pub fn json_list_fields() -> Fields {
+    Fields::from(vec![Field::new("i", DataType::Int64, false), Field::new("v", DataType::Utf8, true)])
+}
+
+/// The text form of a JSON value: strings unquoted, everything else compact JSON.
+fn json_text(json: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => json.to_owned(),
+    }
+}
+
+fn json_get(json: &str, path: &[String]) -> Option<String> {
+    let mut value: serde_json::Value = serde_json::from_str(json).ok()?;
+    for segment in path {
+        value = match value {
+            serde_json::Value::Object(mut map) => map.remove(segment)?,
+            serde_json::Value::Array(mut items) => {
+                let index: usize = segment.parse().ok()?;
+                if index >= items.len() {
+                    return None;
+                }
+                items.swap_remove(index)
+            }
+            _ => return None,
+        };
+    }
+    (!value.is_null()).then(|| value.to_string())
+}
+
+/// Floors (or ceils) epoch ms to a period of `millis`, or of `months` calendar months (UTC).
+/// Weeks start on Monday.
+pub fn date_round(ms: i64, millis: i64, months: i64, ceil: bool) -> Option<i64> {
+    if millis > 0 {
+        // 1970-01-01 was a Thursday: weeks are aligned to Monday 1970-01-05.
+        let offset = if millis % (7 * 86_400_000) == 0 { 4 * 86_400_000 } else { 0 };
+        let floor = (ms - offset).div_euclid(millis) * millis + offset;
+        return Some(if ceil && floor != ms { floor + millis } else { floor });
+    }
+    if months <= 0 {
+        return None;
+    }
+    let t = chrono::Utc.timestamp_millis_opt(ms).single()?;
+    let index = t.year() as i64 * 12 + t.month0() as i64;
+    let floored = index.div_euclid(months) * months;
+    let start = |index: i64| {
+        chrono::Utc
+            .with_ymd_and_hms(index.div_euclid(12) as i32, index.rem_euclid(12) as u32 + 1, 1, 0, 0, 0)
+            .single()
+            .map(|d| d.timestamp_millis())
+    };
+    let floor = start(floored)?;
+    if ceil && floor != ms { start(floored + months) } else { Some(floor) }
+}
+
+fn ip_check(check: IpCheck, text: &str, cidr: Option<&str>) -> bool {
+    let Ok(addr) = text.parse::<IpAddr>() else { return false };
+    let subnet = || -> Option<(IpAddr, u8)> {
+        let (net, bits) = cidr?.split_once('/')?;
+        Some((net.parse().ok()?, bits.parse().ok()?))
+    };
+    match check {
+        IpCheck::Any => true,
+        IpCheck::V4 => addr.is_ipv4(),
+        IpCheck::V6 => addr.is_ipv6(),
+        IpCheck::InSubnet | IpCheck::V4InSubnet | IpCheck::V6InSubnet => {
+            let Some((net, bits)) = subnet() else { return false };
+            match (addr, net) {
+                (IpAddr::V4(a), IpAddr::V4(n)) if check != IpCheck::V6InSubnet && bits <= 32 => {
+                    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                    u32::from(a) & mask == u32::from(n) & mask
+                }
+                (IpAddr::V6(a), IpAddr::V6(n)) if check != IpCheck::V4InSubnet && bits <= 128 => {
+                    let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                    u128::from(a) & mask == u128::from(n) & mask
+                }
+                _ => false,
+            }
+        }
+    }
+}
+
+/// Drain-style template: tokens with digits (numbers, ids, hex, IPs, timestamps) become `<*>`.
+pub fn pattern_template(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, token) in text.split([' ', '\t', '\n']).enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if token.is_empty() {
+            continue;
+        }
+        let variable = token.bytes().any(|b| b.is_ascii_digit()) || looks_hex(token);
+        if variable {
+            // Keep surrounding punctuation such as quotes and brackets.
+            let lead = token.find(|c: char| c.is_alphanumeric()).unwrap_or(0);
+            let tail = token.rfind(|c: char| c.is_alphanumeric()).map_or(token.len(), |i| i + 1);
+            out.push_str(&token[..lead]);
+            out.push_str("<*>");
+            out.push_str(&token[tail..]);
+        } else {
+            out.push_str(token);
+        }
+    }
+    out
+}
+
+fn looks_hex(token: &str) -> bool {
+    token.len() >= 8 && token.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+fn severity(template: &str) -> String {
+    let upper = template.to_ascii_uppercase();
+    let label = if ["ERROR", "FATAL", "EXCEPTION", "CRITICAL", "FAIL"].iter().any(|k| upper.contains(k)) {
+        "Error"
+    } else if upper.contains("WARN") {
+        "Warning"
+    } else if upper.contains("INFO") {
+        "Info"
+    } else if upper.contains("DEBUG") || upper.contains("TRACE") {
+        "Debug"
+    } else {
+        "Unknown"
+    };
+    label.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_dates() {
+        let t = 1714565190000; // 2024-05-01 12:06:30
+        assert_eq!(date_round(t, 3_600_000, 0, false), Some(1714564800000));
+        assert_eq!(date_round(t, 60_000, 0, true), Some(1714565220000));
+        assert_eq!(date_round(1714564800000, 60_000, 0, true), Some(1714564800000));
+        // Weeks start on Monday: 2024-04-29.
+        assert_eq!(date_round(t, 7 * 86_400_000, 0, false), Some(1714348800000));
+        assert_eq!(date_round(t, 0, 1, false), Some(1714521600000)); // 2024-05-01
+        assert_eq!(date_round(t, 0, 3, false), Some(1711929600000)); // 2024-04-01
+        assert_eq!(date_round(t, 0, 12, true), Some(1735689600000)); // 2025-01-01
+    }
+
+    #[test]
+    fn ip_checks() {
+        assert!(ip_check(IpCheck::V4InSubnet, "10.0.2.9", Some("10.0.0.0/16")));
+        assert!(!ip_check(IpCheck::V4InSubnet, "192.168.1.20", Some("10.0.0.0/16")));
+        assert!(!ip_check(IpCheck::V4InSubnet, "2001:db8::1", Some("10.0.0.0/16")));
+        assert!(ip_check(IpCheck::InSubnet, "2001:db8::1", Some("2001:db8::/32")));
+        assert!(ip_check(IpCheck::V6, "2001:db8::1", None));
+        assert!(!ip_check(IpCheck::Any, "10.0.0.1:80", None));
+        assert!(!ip_check(IpCheck::Any, "10.0.0.0/8", None));
+    }
+
+    #[test]
+    fn templates() {
+        assert_eq!(pattern_template("user 42 logged in from 10.0.0.1"), "user <*> logged in from <*>");
+        assert_eq!(severity("ERROR connection <*>"), "Error");
+        assert_eq!(json_text("\"a\\\"b\""), "a\"b");
+        assert_eq!(json_text("{\"a\":1}"), "{\"a\":1}");
+        assert_eq!(
+            json_get("{\"items\":[{\"sku\":\"A1\"}]}", &["items".into(), "0".into(), "sku".into()]).unwrap(),
+            "\"A1\""
+        );
+    }
+}

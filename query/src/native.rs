@@ -1,0 +1,106 @@
+//! The native JSON API under `/api/` that the web UI speaks. This part: `POST /api/v1/sql`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use fluoro_proto::logs::Clock;
+use fluoro_store::{GroupMeta, LogStore};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::insights::run::Progress;
+use crate::sql::{SqlScope, execute, json_rows, prepare};
+
+pub struct NativeApi {
+    pub store: Arc<LogStore>,
+    pub account_id: String,
+    pub clock: Clock,
+    pub timeout: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SqlRequest {
+    query: String,
+    /// Epoch ms, inclusive; default: everything.
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    /// Groups the `logs` table holds; default: all.
+    log_group_names: Option<Vec<String>>,
+    /// Row cap (default 10,000; at most 100,000).
+    limit: Option<usize>,
+}
+
+pub fn router(api: Arc<NativeApi>) -> Router {
+    Router::new().route("/api/v1/sql", post(sql)).with_state(api)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn sql(State(api): State<Arc<NativeApi>>, body: axum::body::Bytes) -> Response {
+    let request: SqlRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("Invalid request body: {e}")),
+    };
+    let limit = request.limit.unwrap_or(10_000);
+    if limit == 0 || limit > 100_000 {
+        return error(StatusCode::BAD_REQUEST, "limit must be between 1 and 100000");
+    }
+    let catalog = api.store.catalog();
+    let groups: Vec<Arc<GroupMeta>> = match &request.log_group_names {
+        None => catalog.read(|s| s.groups.values().cloned().collect()),
+        Some(names) => {
+            let mut groups = Vec::new();
+            for name in names {
+                match catalog.group(name) {
+                    Some(group) => groups.push(group),
+                    None => return error(StatusCode::NOT_FOUND, format!("Log group '{name}' does not exist")),
+                }
+            }
+            groups
+        }
+    };
+    let scope = SqlScope {
+        account_id: api.account_id.clone(),
+        groups,
+        start_ms: request.start_time.unwrap_or(i64::MIN),
+        end_ms: request.end_time.unwrap_or(i64::MAX),
+        now_ms: (api.clock)(),
+        max_rows: limit,
+    };
+    let progress = Arc::new(Progress::default());
+    let frame = match prepare(&api.store, &scope, &request.query, &progress).await {
+        Ok(frame) => frame,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.message().to_string()),
+    };
+    let columns: Vec<String> = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let mut rows: Vec<Value> = Vec::new();
+    let run = execute(frame, |batch| {
+        for row in json_rows(batch)? {
+            let object: Map<String, Value> = columns.iter().cloned().zip(row).collect();
+            rows.push(Value::Object(object));
+        }
+        Ok(())
+    });
+    match tokio::time::timeout(api.timeout, run).await {
+        Err(_) => error(StatusCode::REQUEST_TIMEOUT, "The query ran longer than its timeout"),
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Ok(())) => Json(json!({
+            "columns": columns,
+            "rows": rows,
+            "statistics": {
+                "recordsScanned": progress.scanned.rows(),
+                "bytesScanned": progress.scanned.bytes(),
+            },
+        }))
+        .into_response(),
+    }
+}
