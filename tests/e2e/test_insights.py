@@ -121,7 +121,7 @@ def test_errors(logs, seeded):
     assert location == {"startCharOffset": 16, "endCharOffset": 16}
     r = error_of(logs.start_query, logGroupName=API, startTime=start, endTime=end, queryString="fields @message | bogus x")
     assert r["Error"]["Code"] == "MalformedQueryException"
-    assert r["queryCompileError"]["location"] == {"startCharOffset": 17, "endCharOffset": 22}
+    assert r["queryCompileError"]["location"] == {"startCharOffset": 18, "endCharOffset": 23}
     assert error_of(logs.start_query, logGroupName=API, startTime=end, endTime=start,
                     queryString="fields @message")["Error"]["Code"] == "InvalidParameterException"
     assert error_of(logs.start_query, logGroupName=API, logGroupNames=[API], startTime=start, endTime=end,

@@ -136,7 +136,12 @@ pub fn session_state(ctx: &datafusion::prelude::SessionContext) -> SessionState 
         .filter(|rule| !matches!(rule.name(), "extract_leaf_expressions" | "push_down_leaf_projections"))
         .cloned()
         .collect();
-    SessionStateBuilder::new_from_existing(base)
+    // A state of its own (not `new_from_existing`, which would share the catalog: tables
+    // registered by one SQL query must not be seen by, or collide with, another).
+    SessionStateBuilder::new()
+        .with_config(base.config().clone())
+        .with_runtime_env(base.runtime_env().clone())
+        .with_default_features()
         .with_query_planner(Arc::new(InsightsQueryPlanner))
         .with_optimizer_rules(rules)
         .build()

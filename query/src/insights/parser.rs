@@ -707,11 +707,24 @@ impl<'a> Parser<'a> {
             if n < 0.0 || n.fract() != 0.0 {
                 return Err(self.unexpected(span));
             }
-            let end = self.expect(Tok::RBracket)?;
+            let mut end = self.expect(Tok::RBracket)?.end;
             let segment = (n as u64).to_string();
             field.name = format!("{}.{segment}", field.name);
             field.segments.push(segment);
-            expr.span.end = end.end;
+            // `items[0].sku`: dotted members may follow an index.
+            let rest = &self.src[end..];
+            if let Some(member) = rest.strip_prefix('.') {
+                let len = member.find(|c: char| !is_ident_continue(c)).unwrap_or(member.len());
+                if len > 0 {
+                    for segment in member[..len].split('.').filter(|s| !s.is_empty()) {
+                        field.name = format!("{}.{segment}", field.name);
+                        field.segments.push(segment.to_owned());
+                    }
+                    end += 1 + len;
+                    self.pos = end;
+                }
+            }
+            expr.span.end = end;
         }
         Ok(expr)
     }
@@ -822,4 +835,130 @@ pub fn glob_to_regex(glob: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(query: &str) -> QueryError {
+        parse(query).expect_err(query)
+    }
+
+    fn location(query: &str) -> (usize, usize) {
+        let e = error(query);
+        (e.start_char, e.end_char)
+    }
+
+    #[test]
+    fn unexpected_tokens_carry_line_column_and_offsets() {
+        let e = error("filter latency >");
+        assert_eq!(e.message, "Unexpected end of query at line 1, column 17");
+        assert_eq!((e.start_char, e.end_char), (16, 16));
+        let e = error("fields a,\n  b c");
+        assert_eq!(e.message, "Unexpected token 'c' at line 2, column 5");
+        assert_eq!((e.start_char, e.end_char), (14, 15));
+        // Offsets count characters, not bytes.
+        assert_eq!(location("fields \"é\" ) x"), (11, 12));
+    }
+
+    #[test]
+    fn unknown_commands_are_located() {
+        let e = error("fields @message | bogus x");
+        assert_eq!(e.message, "Unknown command 'bogus' at line 1, column 19");
+        assert_eq!((e.start_char, e.end_char), (18, 23));
+        assert!(error("fields x | lookup t").message.contains("not supported"));
+    }
+
+    #[test]
+    fn lexical_errors() {
+        assert_eq!(error("filter x = \"abc").message, "Unterminated string literal");
+        assert_eq!(error("filter x like /abc").message, "Unterminated regular expression");
+        assert_eq!(location("fields `abc"), (7, 11));
+        assert!(error("fields 5x").message.starts_with("Unexpected token '5x'"));
+        assert!(error("filter x ! 3").message.starts_with("Unexpected token '!'"));
+    }
+
+    #[test]
+    fn parse_command_errors() {
+        let e = error("parse @message \"a * b *\" as one");
+        assert!(e.message.contains("2 wildcard(s) but 1 field name(s)"), "{}", e.message);
+        assert_eq!((e.start_char, e.end_char), (15, 24));
+        assert!(error("parse @message /(x)/").message.contains("named group"));
+        assert!(error("parse @message /(?<x>/").message.starts_with("Invalid regular expression"));
+        assert!(error("limit 0").message.contains("positive integer"));
+        assert!(error("limit 1.5").message.contains("positive integer"));
+    }
+
+    #[test]
+    fn precedence_and_shapes() {
+        let q = parse("filter a = 1 or b = 2 and not c like /x/ | stats count(*) as n by bin(5m)").unwrap();
+        let Command::Filter(e) = &q.commands[0].node else { panic!() };
+        let ExprKind::Binary { op: BinOp::Or, right, .. } = &e.kind else { panic!("or on top: {e:?}") };
+        assert!(matches!(right.kind, ExprKind::Binary { op: BinOp::And, .. }));
+        let Command::Stats { items, by } = &q.commands[1].node else { panic!() };
+        assert_eq!(items[0].alias.as_deref(), Some("n"));
+        assert_eq!(by[0].text, "bin(5m)");
+        let q = parse("fields 2 ^ 3 ^ 2 as x, -4.5 as y, `odd name`, x.`a.b`, js.items[0].sku").unwrap();
+        let Command::Fields(items) = &q.commands[0].node else { panic!() };
+        let ExprKind::Binary { op: BinOp::Pow, right, .. } = &items[0].expr.kind else { panic!() };
+        assert!(matches!(right.kind, ExprKind::Binary { op: BinOp::Pow, .. }), "right-associative");
+        assert!(matches!(items[1].expr.kind, ExprKind::Number { value, .. } if value == -4.5));
+        assert_eq!(items[2].name(), "odd name");
+        assert!(matches!(&items[3].expr.kind, ExprKind::Field(f) if f.segments == ["x", "a.b"]));
+        assert!(matches!(&items[4].expr.kind, ExprKind::Field(f) if f.name == "js.items.0.sku"));
+    }
+
+    #[test]
+    fn keywords_and_commands_are_case_insensitive_with_comments() {
+        let q =
+            parse("FIELDS a # a comment | not a command\n| Filter a LIKE 'x' AND b IN [1, 2] | SORT a DESC | LIMIT 5")
+                .unwrap();
+        assert_eq!(q.commands.len(), 4);
+        assert!(matches!(q.commands[3].node, Command::Limit(5)));
+    }
+
+    #[test]
+    fn source_forms() {
+        let q = parse("SOURCE logGroups(namePrefix: ['/aws/lambda/', '/app/'], class: 'STANDARD') | fields @message")
+            .unwrap();
+        assert_eq!(
+            q.source,
+            Some(Source::Prefixes {
+                prefixes: vec!["/aws/lambda/".into(), "/app/".into()],
+                class: Some("STANDARD".into())
+            })
+        );
+        let q = parse("SOURCE \"/a\" \"/b\" START=1714564800000 END=1714565400999 | fields x").unwrap();
+        assert_eq!(
+            q.source,
+            Some(Source::Groups {
+                names: vec!["/a".into(), "/b".into()],
+                start_ms: Some(1714564800000),
+                end_ms: Some(1714565400999)
+            })
+        );
+    }
+
+    #[test]
+    fn globs_become_regexes() {
+        assert_eq!(glob_to_regex("[*] *"), "(?s)\\[(.*?)\\] (.*)");
+        assert_eq!(glob_to_regex("a*b"), "(?s)a(.*?)b");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in ".{0,120}") {
+            if let Err(e) = parse(&s) {
+                proptest::prop_assert!(e.start_char <= e.end_char && e.end_char <= s.chars().count());
+            }
+        }
+
+        #[test]
+        fn never_panics_on_query_like_text(
+            s in "(fields|filter|stats|sort|parse|limit|dedup|unnest|\\||,|\\(|\\)|\\[|\\]|'|\"|/|`|=~|!=|<=|>=|[a-z@.]{1,4}|[0-9]{1,3}[a-z]{0,2}| |\n|#|\\\\|\\*|-|\\^|%)*"
+        ) {
+            let _ = parse(&s);
+        }
+    }
 }
