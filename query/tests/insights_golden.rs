@@ -322,10 +322,68 @@ const CASES: &[(&str, bool, &[&str])] = &[
     ("filter level = \"ERROR\" | stats count(*) as n by bin(1h)", false, &["bin(1h)=2024-05-01 12:00:00.000, n=2"]),
 ];
 
+/// Beyond the spec's vectors: every other function and command once.
+const MORE: &[(&str, bool, &[&str])] = &[
+    (
+        "filter status = 201 | fields sqrt(16) as s, log(1) as l, sqrt(-1) as bad, fromMillis(0) as epoch, now() > 1700000000 as later, isblank(\"  \") as b, isblank(path) as b2, tolower(\"AbC\") as lo",
+        false,
+        &["s=4, l=0, epoch=1970-01-01 00:00:00.000, later=1, b=1, b2=0, lo=abc +ptr"],
+    ),
+    (
+        "filter isIpInSubnet(ip, \"2001:db8::/32\") or isIpv6InSubnet(ip, \"10.0.0.0/8\") | fields ip",
+        false,
+        &["ip=2001:db8::1 +ptr"],
+    ),
+    (
+        "filter status = 201 | fields jsonParse(@message) as js | fields jsonStringify(js.items[1]) as second, js.user.tier as tier",
+        false,
+        &[
+            "js={\"ip\":\"10.0.3.3\",\"items\":[{\"qty\":2,\"sku\":\"A1\"},{\"qty\":1,\"sku\":\"B7\"}],\"latency\":310,\"level\":\"INFO\",\"method\":\"POST\",\"path\":\"/orders\",\"status\":201,\"user\":{\"id\":\"u4\",\"tier\":\"gold\"}}, second={\"qty\":1,\"sku\":\"B7\"}, tier=gold +ptr",
+        ],
+    ),
+    ("filter path =~ /^\\/us/ and ispresent(user.id) | stats count(*) as n", false, &["n=3"]),
+    (
+        "filterIndex level in [\"WARN\", \"ERROR\"] | unmask | stats count(*) as n by level | sort level",
+        false,
+        &["level=ERROR, n=2", "level=WARN, n=1"],
+    ),
+    ("filter level != \"INFO\" | fields level", false, &["level=ERROR +ptr", "level=WARN +ptr", "level=ERROR +ptr"]),
+    ("filter status not in [200, 201] and latency not like /0/ | fields latency", false, &["latency=15 +ptr"]),
+    ("sort status desc | limit 1 | fields status", false, &["status=503 +ptr"]),
+    ("fields @ingestionTime | limit 1", false, &["@ingestionTime=2024-05-01 12:20:00.000 +ptr"]),
+    (
+        "stats count(*) as n by datefloor(@timestamp, 1w) as week, datefloor(@timestamp, 1mo) as month",
+        false,
+        &["week=2024-04-29 00:00:00.000, month=2024-05-01 00:00:00.000, n=7"],
+    ),
+    (
+        "filter @message like \"cache\" | pattern @message",
+        false,
+        &["@pattern=plain text: cache warmup finished in <*> ms, @sampleCount=1, @ratio=1, @severityLabel=Unknown"],
+    ),
+    (
+        "filter user.tier = \"gold\" | fields path | sort @timestamp asc | dedup user.tier, path | limit 5",
+        false,
+        &["path=/users +ptr", "path=/orders +ptr"],
+    ),
+    (
+        "filter @type = \"REPORT\" | fields @duration * 2 as twice, @initDuration | sort @timestamp asc",
+        true,
+        &["twice=300.5, @initDuration=210.5 +ptr", "twice=96 +ptr"],
+    ),
+    ("SOURCE \"/app/api\" | stats count(*) as n", false, &["n=7"]),
+    (
+        "stats count(*) as n by bin(1m) | sort @timestamp desc | limit 1 | fields n",
+        false,
+        &["bin(1m)=2024-05-01 12:06:00.000, n=1"],
+    ),
+    ("stats count(*) as c by path | display c", false, &["c=3", "c=3", "c=1"]),
+];
+
 async fn all_cases(flush: bool) {
     let f = fixture(flush).await;
     let mut failures = Vec::new();
-    for (i, (text, lambda, want)) in CASES.iter().enumerate() {
+    for (i, (text, lambda, want)) in CASES.iter().chain(MORE).enumerate() {
         let got = query(&f, *lambda, text).await;
         if got.rows != *want {
             failures.push(format!("Q{}: {text}\n  want {want:?}\n  got  {:?}", i + 1, got.rows));

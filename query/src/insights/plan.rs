@@ -510,12 +510,13 @@ impl<'a> Planner<'a> {
             .map_err(df_err)?
             .aggregate(vec![template.alias("@pattern")], vec![agg::count(lit(1)).alias("#count")])
             .map_err(df_err)?;
-        let total = datafusion::functions_aggregate::sum::sum_udaf()
-            .call(vec![column("#count")])
-            .partition_by(vec![])
-            .build()
-            .map_err(df_err)?
-            .alias("#total");
+        let total = Expr::from(datafusion::logical_expr::expr::WindowFunction::new(
+            datafusion::logical_expr::expr::WindowFunctionDefinition::AggregateUDF(
+                datafusion::functions_aggregate::sum::sum_udaf(),
+            ),
+            vec![column("#count")],
+        ))
+        .alias("#total");
         st.builder = st.builder.window(vec![total]).map_err(df_err)?;
         st.builder = st
             .builder
