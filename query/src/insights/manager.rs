@@ -253,3 +253,94 @@ impl QueryManager {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures::FutureExt;
+
+    use super::*;
+
+    /// Sets its flag when dropped: shows that a stopped query's work is freed.
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn manager(concurrency: usize, timeout: Duration) -> Arc<QueryManager> {
+        QueryManager::new(concurrency, timeout, Arc::new(|| 1_000))
+    }
+
+    /// Work that produces one row, then waits forever holding `flag`.
+    fn endless(flag: Arc<AtomicBool>) -> QueryWork {
+        Box::new(move |_progress, mut sink| {
+            async move {
+                let _guard = DropFlag(flag);
+                sink(vec![vec![(Arc::from("n"), "1".to_owned())]]);
+                futures::future::pending::<()>().await;
+                Ok(())
+            }
+            .boxed()
+        })
+    }
+
+    async fn wait_for(entry: &QueryEntry, status: Status) {
+        for _ in 0..500 {
+            if entry.status() == status {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("query never reached {status:?}: {:?}", entry.status());
+    }
+
+    #[tokio::test]
+    async fn stopping_a_running_query_drops_its_work() {
+        let queries = manager(1, Duration::from_secs(60));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let id = queries.start("q".into(), "CWLI".into(), vec![], 1, endless(dropped.clone())).unwrap();
+        let entry = queries.get(&id).unwrap();
+        wait_for(&entry, Status::Running).await;
+        assert_eq!(entry.snapshot(0..10).rows.len(), 1, "partial rows are visible while running");
+        queries.stop(&id).unwrap();
+        assert_eq!(entry.status(), Status::Cancelled);
+        for _ in 0..500 {
+            if dropped.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(dropped.load(Ordering::SeqCst), "the aborted task dropped its future");
+        assert_eq!(queries.stop(&id), Err(StopError::AlreadyFinished));
+        assert_eq!(queries.stop("nope"), Err(StopError::NotFound));
+    }
+
+    #[tokio::test]
+    async fn waiting_queries_are_scheduled_and_slow_ones_time_out() {
+        let queries = manager(1, Duration::from_millis(50));
+        let first = queries.start("a".into(), "CWLI".into(), vec![], 1, endless(Arc::default())).unwrap();
+        let second = queries.start("b".into(), "CWLI".into(), vec![], 1, endless(Arc::default())).unwrap();
+        let (first, second) = (queries.get(&first).unwrap(), queries.get(&second).unwrap());
+        wait_for(&first, Status::Running).await;
+        assert_eq!(second.status(), Status::Scheduled);
+        wait_for(&first, Status::Timeout).await;
+        wait_for(&second, Status::Running).await;
+        wait_for(&second, Status::Timeout).await;
+        assert_eq!(first.snapshot(0..10).rows.len(), 1, "a timed-out query keeps its partial rows");
+    }
+
+    #[tokio::test]
+    async fn at_most_100_active_queries() {
+        let queries = manager(1, Duration::from_secs(60));
+        for i in 0..MAX_ACTIVE {
+            queries.start(format!("q{i}"), "CWLI".into(), vec![], 1, endless(Arc::default())).unwrap();
+        }
+        let refused = queries.start("one more".into(), "CWLI".into(), vec![], 1, endless(Arc::default()));
+        assert_eq!(refused, Err(StartError::TooManyQueries));
+        assert_eq!(queries.list().len(), MAX_ACTIVE);
+    }
+}

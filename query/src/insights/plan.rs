@@ -139,6 +139,8 @@ struct State {
     stats: usize,
     counted: bool,
     after_dedup: bool,
+    /// Names a command (re)defined: no longer the system or discovered field.
+    user_defined: HashSet<String>,
 }
 
 impl State {
@@ -147,6 +149,7 @@ impl State {
     }
 
     fn set(&mut self, name: &str, kind: Kind) {
+        self.user_defined.insert(name.to_owned());
         match self.scope.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = kind,
             None => self.scope.push((name.to_owned(), kind)),
@@ -314,6 +317,7 @@ impl<'a> Planner<'a> {
             stats: 0,
             counted: false,
             after_dedup: false,
+            user_defined: HashSet::new(),
         })
     }
 
@@ -408,8 +412,13 @@ impl<'a> Planner<'a> {
 
     fn parse(&mut self, st: State, source: &ast::Expr, pattern: &ParsePattern) -> Result<State, QueryError> {
         let text = to_text(self.expr(&st, source, Place::Plain)?);
+        let mut required = None;
         let (regex_src, names, groups) = match pattern {
-            ParsePattern::Glob { regex, names } => (regex.clone(), names.clone(), (1..=names.len()).collect()),
+            ParsePattern::Glob { regex, names } => {
+                // Every literal part of a glob must occur: the longest one filters rows cheaply.
+                required = glob_literal(regex);
+                (regex.clone(), names.clone(), (1..=names.len()).collect())
+            }
             ParsePattern::Regex(regex) => {
                 let compiled = regex::Regex::new(regex).map_err(|e| self.error(source.span.clone(), &e.to_string()))?;
                 let mut names = Vec::new();
@@ -430,7 +439,7 @@ impl<'a> Planner<'a> {
         let call = InsightsUdf::call(
             "insights_parse",
             format!("{regex_src} {names:?}"),
-            Op::Parse { regex, names: names.clone(), groups },
+            Op::Parse { regex, names: names.clone(), groups, required },
             struct_type,
             vec![text.expr],
         );
@@ -857,6 +866,12 @@ impl<'a> Planner<'a> {
             }
             ExprKind::Neg(inner) => Typed::new(-to_num(self.expr(st, inner, place)?), Kind::Number),
             ExprKind::Not(inner) => Typed::new(!to_bool(self.expr(st, inner, Place::Plain)?), Kind::Bool),
+            ExprKind::Binary { op: BinOp::Eq, left, right } if self.lambda_type_test(st, left, right).is_some() => {
+                // `@type = "REPORT"` holds exactly when the message starts with the platform
+                // keyword: a prefix test instead of parsing every message.
+                let prefix = self.lambda_type_test(st, left, right).expect("checked by the guard");
+                Typed::new(fns::starts_with(column("@message"), lit(prefix)), Kind::Bool)
+            }
             ExprKind::Binary { op, left, right } => {
                 let l = self.expr(st, left, place)?;
                 let r = self.expr(st, right, place)?;
@@ -875,6 +890,15 @@ impl<'a> Planner<'a> {
                             false,
                         ))
                     }
+                    // A regex without metacharacters is a substring test: the `LIKE '%…%'`
+                    // kernel (memmem) instead of the regex engine.
+                    ExprKind::Regex(re) if is_plain_regex(re) => Expr::Like(datafusion::logical_expr::expr::Like::new(
+                        false,
+                        Box::new(text.expr),
+                        Box::new(lit(format!("%{re}%"))),
+                        Some('\\'),
+                        false,
+                    )),
                     ExprKind::Regex(re) => fns::regexp_like(text.expr, lit(re.clone()), None),
                     _ => return Err(self.error(pattern.span.clone(), "like expects a string or a regex")),
                 };
@@ -897,6 +921,16 @@ impl<'a> Planner<'a> {
                 Typed::new(expr, Kind::Bool)
             }
         })
+    }
+
+    /// For `@type = "START" | "END" | "REPORT"` on the discovered Lambda field of an unchanged
+    /// `@message`: the message prefix that is equivalent.
+    fn lambda_type_test(&self, st: &State, left: &ast::Expr, right: &ast::Expr) -> Option<String> {
+        let (ExprKind::Field(field), ExprKind::String(value)) = (&left.kind, &right.kind) else { return None };
+        let discovered = field.name == "@type" && !st.user_defined.contains("@type");
+        let original_message = !st.user_defined.contains("@message");
+        (discovered && original_message && !st.aggregated && matches!(value.as_str(), "START" | "END" | "REPORT"))
+            .then(|| format!("{value} RequestId: "))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1149,6 +1183,39 @@ impl<'a> Planner<'a> {
         let plan = builder.project(exprs).map_err(df_err)?.build().map_err(df_err)?;
         Ok(Planned { plan, columns, has_ptr })
     }
+}
+
+/// The longest literal part of a glob's regex (`(?s)` + escaped parts joined by captures), if
+/// it has at least three characters.
+fn glob_literal(regex: &str) -> Option<String> {
+    let body = regex.strip_prefix("(?s)").unwrap_or(regex);
+    body.split("(.*?)")
+        .flat_map(|p| p.split("(.*)"))
+        .map(unescape_regex)
+        .filter(|p| p.chars().count() >= 3)
+        .max_by_key(|p| p.len())
+}
+
+fn unescape_regex(escaped: &str) -> String {
+    let mut out = String::new();
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A regex that matches exactly its own text: letters, digits, blanks and a few punctuation
+/// characters that are neither regex nor LIKE metacharacters.
+fn is_plain_regex(re: &str) -> bool {
+    !re.is_empty()
+        && re.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | ':' | '-' | '=' | ',' | ';' | '@' | '/'))
 }
 
 /// `builder` sorted by `order` (nothing to do for an empty order: one stats row).

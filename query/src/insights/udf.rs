@@ -43,7 +43,7 @@ pub enum Op {
     Discover { fields: Vec<(String, DataType)>, lambda_groups: Arc<HashSet<u64>> },
     /// Text → struct of captures (all strings); `names[i]` is capture group `i + 1` for globs,
     /// or the named group for regexes.
-    Parse { regex: Regex, names: Vec<String>, groups: Vec<usize> },
+    Parse { regex: Regex, names: Vec<String>, groups: Vec<usize>, required: Option<String> },
     /// Text (and a CIDR) → whether it is a valid address (inside the subnet).
     Ip(IpCheck),
     /// Text → compact JSON when it parses, else null.
@@ -227,12 +227,14 @@ impl ScalarUDFImpl for InsightsUdf {
                 )
             }
             Op::Discover { fields, lambda_groups } => discover(fields, lambda_groups, &a[0], &a[1], rows)?,
-            Op::Parse { regex, names, groups } => {
+            Op::Parse { regex, names, groups, required } => {
+                let finder = required.as_deref().map(memchr::memmem::Finder::new);
                 let text = text_array(&a[0], rows)?;
                 let mut builders: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
                 let mut locations = regex.capture_locations();
                 for value in text.iter() {
-                    let matched = value.and_then(|v| regex.captures_read(&mut locations, v).map(|_| v));
+                    let candidate = value.filter(|v| finder.as_ref().is_none_or(|f| f.find(v.as_bytes()).is_some()));
+                    let matched = candidate.and_then(|v| regex.captures_read(&mut locations, v).map(|_| v));
                     for (i, builder) in builders.iter_mut().enumerate() {
                         match matched.and_then(|v| locations.get(groups[i]).map(|(s, e)| &v[s..e])) {
                             Some(capture) => builder.append_value(capture),
