@@ -76,8 +76,8 @@ impl Command {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParsePattern {
-    /// A glob whose `*`s capture into `names`, with the regex it compiles to.
-    Glob { regex: String, names: Vec<String> },
+    /// A glob whose `*`s capture into `names`, with the regex it is equivalent to.
+    Glob { glob: String, regex: String, names: Vec<String> },
     /// A regex with named groups.
     Regex(String),
 }

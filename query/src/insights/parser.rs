@@ -484,7 +484,7 @@ impl<'a> Parser<'a> {
                         ),
                     ));
                 }
-                ParsePattern::Glob { regex: glob_to_regex(&glob), names }
+                ParsePattern::Glob { regex: glob_to_regex(&glob), glob, names }
             }
             Tok::Regex(regex) => {
                 match regex::Regex::new(&regex) {

@@ -412,42 +412,49 @@ impl<'a> Planner<'a> {
 
     fn parse(&mut self, st: State, source: &ast::Expr, pattern: &ParsePattern) -> Result<State, QueryError> {
         let text = to_text(self.expr(&st, source, Place::Plain)?);
-        let mut required = None;
-        let (regex_src, names, groups) = match pattern {
-            ParsePattern::Glob { regex, names } => {
-                // Every literal part of a glob must occur: the longest one filters rows cheaply.
-                required = glob_literal(regex);
-                (regex.clone(), names.clone(), (1..=names.len()).collect())
+        if let ParsePattern::Glob { glob, names, .. } = pattern {
+            let struct_type = DataType::Struct(
+                names.iter().map(|n| datafusion::arrow::datatypes::Field::new(n, DataType::Utf8, true)).collect(),
+            );
+            let call = InsightsUdf::call(
+                "insights_glob",
+                format!("{glob} {names:?}"),
+                Op::Glob { glob: super::udf::GlobMatcher::new(glob), names: names.clone() },
+                struct_type,
+                vec![text.expr],
+            );
+            return self.captured(st, call, names);
+        }
+        let ParsePattern::Regex(regex_src) = pattern else { unreachable!("globs are handled above") };
+        let compiled = regex::Regex::new(regex_src).map_err(|e| self.error(source.span.clone(), &e.to_string()))?;
+        let mut names = Vec::new();
+        let mut groups = Vec::new();
+        for (i, name) in compiled.capture_names().enumerate() {
+            if let Some(name) = name {
+                names.push(name.to_owned());
+                groups.push(i);
             }
-            ParsePattern::Regex(regex) => {
-                let compiled = regex::Regex::new(regex).map_err(|e| self.error(source.span.clone(), &e.to_string()))?;
-                let mut names = Vec::new();
-                let mut groups = Vec::new();
-                for (i, name) in compiled.capture_names().enumerate() {
-                    if let Some(name) = name {
-                        names.push(name.to_owned());
-                        groups.push(i);
-                    }
-                }
-                (regex.clone(), names, groups)
-            }
-        };
-        let regex = regex::Regex::new(&regex_src).map_err(|e| self.error(source.span.clone(), &e.to_string()))?;
+        }
         let struct_type = DataType::Struct(
             names.iter().map(|n| datafusion::arrow::datatypes::Field::new(n, DataType::Utf8, true)).collect(),
         );
         let call = InsightsUdf::call(
             "insights_parse",
             format!("{regex_src} {names:?}"),
-            Op::Parse { regex, names: names.clone(), groups, required },
+            Op::Parse { regex: compiled, names: names.clone(), groups },
             struct_type,
             vec![text.expr],
         );
+        self.captured(st, call, &names)
+    }
+
+    /// Projects the struct of captures `call` and its members as fields named `names`.
+    fn captured(&mut self, st: State, call: Expr, names: &[String]) -> Result<State, QueryError> {
         let captures = self.fresh("p");
         let mut st = self.project_add(st, vec![(captures.clone(), call)])?;
         let added = names.iter().map(|n| (n.clone(), core_fn::get_field(column(&captures), n.as_str()))).collect();
         st = self.project_add(st, added)?;
-        for name in &names {
+        for name in names {
             st.set(name, Kind::Text);
         }
         Ok(st)
@@ -1183,32 +1190,6 @@ impl<'a> Planner<'a> {
         let plan = builder.project(exprs).map_err(df_err)?.build().map_err(df_err)?;
         Ok(Planned { plan, columns, has_ptr })
     }
-}
-
-/// The longest literal part of a glob's regex (`(?s)` + escaped parts joined by captures), if
-/// it has at least three characters.
-fn glob_literal(regex: &str) -> Option<String> {
-    let body = regex.strip_prefix("(?s)").unwrap_or(regex);
-    body.split("(.*?)")
-        .flat_map(|p| p.split("(.*)"))
-        .map(unescape_regex)
-        .filter(|p| p.chars().count() >= 3)
-        .max_by_key(|p| p.len())
-}
-
-fn unescape_regex(escaped: &str) -> String {
-    let mut out = String::new();
-    let mut chars = escaped.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A regex that matches exactly its own text: letters, digits, blanks and a few punctuation

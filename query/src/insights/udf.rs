@@ -20,7 +20,7 @@ use datafusion::prelude::Expr;
 use fluoro_proto::fields::{LambdaValue, discover_json, lambda_fields};
 use regex::Regex;
 
-use super::values::{SortValue, format_number, format_timestamp, natural_cmp, natural_key, numeric_looking};
+use super::values::{SortValue, compare_cmp, format_number, format_timestamp, natural_key, numeric_looking};
 
 /// What a UDF computes.
 #[derive(Debug)]
@@ -41,9 +41,11 @@ pub enum Op {
     DateRound { millis: i64, months: i64, ceil: bool },
     /// `(message, group id)` → struct of the requested discovered and Lambda fields.
     Discover { fields: Vec<(String, DataType)>, lambda_groups: Arc<HashSet<u64>> },
-    /// Text → struct of captures (all strings); `names[i]` is capture group `i + 1` for globs,
-    /// or the named group for regexes.
-    Parse { regex: Regex, names: Vec<String>, groups: Vec<usize>, required: Option<String> },
+    /// Text → struct of the regex's named captures (all strings); `groups[i]` is the capture
+    /// index of `names[i]`.
+    Parse { regex: Regex, names: Vec<String>, groups: Vec<usize> },
+    /// A glob parse without a regex: literal parts found with memmem, lazy captures between them.
+    Glob { glob: GlobMatcher, names: Vec<String> },
     /// Text (and a CIDR) → whether it is a valid address (inside the subnet).
     Ip(IpCheck),
     /// Text → compact JSON when it parses, else null.
@@ -133,6 +135,8 @@ fn text_array(value: &ColumnarValue, rows: usize) -> Result<StringArray> {
 enum Values {
     Text(StringArray),
     Number(Float64Array),
+    /// A scalar argument, evaluated once.
+    Constant(Box<Values>),
 }
 
 impl Values {
@@ -147,10 +151,30 @@ impl Values {
         })
     }
 
+    /// For comparisons: a scalar side is evaluated once, and numbers need no text length.
+    fn of_compared(value: &ColumnarValue, rows: usize) -> Result<Self> {
+        match value {
+            ColumnarValue::Scalar(scalar) => {
+                let one = Self::of(&ColumnarValue::Scalar(scalar.clone()), 1)?;
+                Ok(Self::Constant(Box::new(one)))
+            }
+            ColumnarValue::Array(_) => Self::of(value, rows),
+        }
+    }
+
     fn get(&self, i: usize) -> Option<SortValue<'_>> {
         match self {
             Self::Text(a) => a.is_valid(i).then(|| SortValue::of_text(a.value(i))),
+            Self::Number(a) => a.is_valid(i).then(|| SortValue::Number(a.value(i), 0)),
+            Self::Constant(one) => one.get(0),
+        }
+    }
+
+    /// Like [`Self::get`], with numbers carrying their text length for sorting.
+    fn get_for_sort(&self, i: usize) -> Option<SortValue<'_>> {
+        match self {
             Self::Number(a) => a.is_valid(i).then(|| SortValue::of_number(a.value(i))),
+            _ => self.get(i),
         }
     }
 }
@@ -197,7 +221,7 @@ impl ScalarUDFImpl for InsightsUdf {
                 let mut builder = BinaryBuilder::with_capacity(rows, rows * 16);
                 let mut key = Vec::new();
                 for i in 0..rows {
-                    match values.get(i) {
+                    match values.get_for_sort(i) {
                         Some(v) => {
                             key.clear();
                             natural_key(v, &mut key);
@@ -209,11 +233,11 @@ impl ScalarUDFImpl for InsightsUdf {
                 Arc::new(builder.finish())
             }
             Op::Compare => {
-                let (left, right) = (Values::of(&a[0], rows)?, Values::of(&a[1], rows)?);
+                let (left, right) = (Values::of_compared(&a[0], rows)?, Values::of_compared(&a[1], rows)?);
                 Arc::new(
                     (0..rows)
                         .map(|i| match (left.get(i), right.get(i)) {
-                            (Some(l), Some(r)) => Some(natural_cmp(l, r) as i8),
+                            (Some(l), Some(r)) => Some(compare_cmp(l, r) as i8),
                             _ => None,
                         })
                         .collect::<Int8Array>(),
@@ -227,18 +251,33 @@ impl ScalarUDFImpl for InsightsUdf {
                 )
             }
             Op::Discover { fields, lambda_groups } => discover(fields, lambda_groups, &a[0], &a[1], rows)?,
-            Op::Parse { regex, names, groups, required } => {
-                let finder = required.as_deref().map(memchr::memmem::Finder::new);
+            Op::Parse { regex, names, groups } => {
                 let text = text_array(&a[0], rows)?;
                 let mut builders: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
                 let mut locations = regex.capture_locations();
                 for value in text.iter() {
-                    let candidate = value.filter(|v| finder.as_ref().is_none_or(|f| f.find(v.as_bytes()).is_some()));
-                    let matched = candidate.and_then(|v| regex.captures_read(&mut locations, v).map(|_| v));
+                    let matched = value.and_then(|v| regex.captures_read(&mut locations, v).map(|_| v));
                     for (i, builder) in builders.iter_mut().enumerate() {
                         match matched.and_then(|v| locations.get(groups[i]).map(|(s, e)| &v[s..e])) {
                             Some(capture) => builder.append_value(capture),
                             None => builder.append_null(),
+                        }
+                    }
+                }
+                let fields: Fields = names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect();
+                let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+                Arc::new(StructArray::try_new(fields, columns, None)?)
+            }
+            Op::Glob { glob, names } => {
+                let text = text_array(&a[0], rows)?;
+                let mut builders: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
+                let mut captures = Vec::with_capacity(names.len());
+                for value in text.iter() {
+                    let matched = value.is_some_and(|v| glob.captures(v, &mut captures));
+                    for (i, builder) in builders.iter_mut().enumerate() {
+                        match (matched, value) {
+                            (true, Some(v)) => builder.append_value(&v[captures[i].clone()]),
+                            _ => builder.append_null(),
                         }
                     }
                 }
@@ -433,6 +472,44 @@ fn discover(
     Ok(Arc::new(StructArray::try_new(struct_fields, columns, None)?))
 }
 
+/// A `parse` glob: literal parts between `*` captures. Matching is the regex semantics of
+/// §4.8 (leftmost match, each capture lazy except a final `*`), found with memmem: the first
+/// occurrence of each part after the previous one is the leftmost-shortest choice, because a
+/// later occurrence can only leave less text for the parts after it.
+#[derive(Debug)]
+pub struct GlobMatcher {
+    parts: Vec<memchr::memmem::Finder<'static>>,
+    /// Whether the glob ends with `*` (that capture takes the rest of the text).
+    greedy_tail: bool,
+}
+
+impl GlobMatcher {
+    pub fn new(glob: &str) -> Self {
+        let parts = glob.split('*').map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned()).collect();
+        Self { parts, greedy_tail: glob.ends_with('*') }
+    }
+
+    /// Fills `out` with the byte ranges of the captures; false when the glob does not match.
+    pub fn captures(&self, text: &str, out: &mut Vec<std::ops::Range<usize>>) -> bool {
+        out.clear();
+        let bytes = text.as_bytes();
+        let Some((first, rest)) = self.parts.split_first() else { return false };
+        let Some(start) = first.find(bytes) else { return false };
+        let mut at = start + first.needle().len();
+        let last = rest.len().saturating_sub(1);
+        for (i, part) in rest.iter().enumerate() {
+            if i == last && self.greedy_tail {
+                out.push(at..bytes.len());
+                return true;
+            }
+            let Some(found) = part.find(&bytes[at..]) else { return false };
+            out.push(at..at + found);
+            at += found + part.needle().len();
+        }
+        true
+    }
+}
+
 /// The element type of `JsonList`: position in the list and the element's JSON.
 pub fn json_list_fields() -> Fields {
     Fields::from(vec![Field::new("i", DataType::Int64, false), Field::new("v", DataType::Utf8, true)])
@@ -599,5 +676,42 @@ mod tests {
             json_get("{\"items\":[{\"sku\":\"A1\"}]}", &["items".into(), "0".into(), "sku".into()]).unwrap(),
             "\"A1\""
         );
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::*;
+
+    /// The glob matcher agrees with the regex a glob stands for (§4.8).
+    fn both(glob: &str, text: &str) -> (Option<Vec<String>>, Option<Vec<String>>) {
+        let matcher = GlobMatcher::new(glob);
+        let mut ranges = Vec::new();
+        let by_glob =
+            matcher.captures(text, &mut ranges).then(|| ranges.iter().map(|r| text[r.clone()].to_owned()).collect());
+        let regex = Regex::new(&super::super::parser::glob_to_regex(glob)).unwrap();
+        let by_regex = regex
+            .captures(text)
+            .map(|c| c.iter().skip(1).map(|m| m.map_or(String::new(), |m| m.as_str().to_owned())).collect());
+        (by_glob, by_regex)
+    }
+
+    #[test]
+    fn spec_example() {
+        let (glob, regex) = both(
+            "[*] * The error was: *",
+            "25 May 2019 10:24:39,474 [ERROR] {foo=2, bar=data} The error was: DataIntegrityException",
+        );
+        assert_eq!(glob, Some(vec!["ERROR".into(), "{foo=2, bar=data}".into(), "DataIntegrityException".into()]));
+        assert_eq!(glob, regex);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_regex(glob in "[ab*:]{1,6}", text in "[ab:\n]{0,12}") {
+            proptest::prop_assume!(glob.contains('*'));
+            let (by_glob, by_regex) = both(&glob, &text);
+            proptest::prop_assert_eq!(by_glob, by_regex, "glob {:?} text {:?}", glob, text);
+        }
     }
 }

@@ -66,8 +66,18 @@ impl<'a> SortValue<'a> {
         }
     }
 
+    /// A computed number; its text length (the sort tie-breaker) is that of its rendering.
     pub fn of_number(n: f64) -> Self {
         Self::Number(n, format_number(n).map_or(0, |s| s.len()))
+    }
+}
+
+/// Comparison for `<`, `<=`, `>`, `>=`: numeric when both sides are numbers (no text-length
+/// tie-breaking: `"500.0" >= 500`), else the natural order.
+pub fn compare_cmp(a: SortValue, b: SortValue) -> Ordering {
+    match (a, b) {
+        (SortValue::Number(x, _), SortValue::Number(y, _)) => x.total_cmp(&y),
+        _ => natural_cmp(a, b),
     }
 }
 
@@ -146,6 +156,10 @@ pub fn natural_key(value: SortValue, out: &mut Vec<u8>) {
 pub fn format_number(n: f64) -> Option<String> {
     if !n.is_finite() {
         return None;
+    }
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        // Exact as an integer; much cheaper than `{:.0}`.
+        return Some((n as i64).to_string());
     }
     if n.fract() == 0.0 && n.abs() < 1e21 {
         return Some(format!("{n:.0}"));
