@@ -68,6 +68,9 @@ pub struct FileIndex {
     reader: tantivy::IndexReader,
     message: Field,
     header: IndexHeader,
+    /// Answers of earlier lookups (the file never changes): a repeated search skips the
+    /// term-dictionary scans that `.*word.*` needs.
+    memo: parking_lot::Mutex<std::collections::HashMap<Vec<String>, Option<Vec<Range<u64>>>>>,
 }
 
 /// Letter runs of `text`, exactly as the index tokenizes it.
@@ -162,16 +165,32 @@ impl FileIndex {
         register_tokenizer(&index);
         let (_, message, _) = schema();
         let reader = index.reader()?;
-        Ok(Self { reader, message, header })
+        Ok(Self { reader, message, header, memo: Default::default() })
     }
 
     /// Row ranges that may contain every one of `literals`; `None` when the index cannot
     /// narrow the scan (no usable words, or more than `max_fraction` of the blocks match).
     pub fn candidate_rows(&self, literals: &[&str], total_rows: u64, max_fraction: f64) -> Option<Vec<Range<u64>>> {
+        /// Distinct word sets remembered per file.
+        const MEMO_ENTRIES: usize = 256;
         let runs: BTreeSet<&str> = literals.iter().flat_map(|l| words(l)).collect();
         if runs.is_empty() {
             return None;
         }
+        let key: Vec<String> = runs.iter().map(|r| r.to_string()).collect();
+        if let Some(known) = self.memo.lock().get(&key) {
+            return known.clone();
+        }
+        let found = self.lookup(&runs, total_rows, max_fraction);
+        let mut memo = self.memo.lock();
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(key, found.clone());
+        found
+    }
+
+    fn lookup(&self, runs: &BTreeSet<&str>, total_rows: u64, max_fraction: f64) -> Option<Vec<Range<u64>>> {
         let clauses: Vec<(Occur, Box<dyn Query>)> = runs
             .iter()
             .filter_map(|run| {

@@ -13,6 +13,7 @@ use datafusion::common::{DFSchema, Result};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -76,7 +77,17 @@ impl datafusion::catalog::TableProvider for LogTable {
             inputs.push(MemorySourceConfig::try_new_exec(&partitions, LOG_SCHEMA.clone(), projection.cloned())?);
         }
         if !self.snapshot.files.is_empty() {
-            let mut source = ParquetSource::new(LOG_SCHEMA.clone()).with_enable_page_index(true);
+            // Footers and page indexes are parsed once per file and kept in the runtime's
+            // metadata cache (files never change: a path names one immutable object).
+            let url = ObjectStoreUrl::parse(OBJECT_STORE_URL)?;
+            let runtime = state.runtime_env();
+            let reader = CachedParquetFileReaderFactory::new(
+                runtime.object_store(&url)?,
+                runtime.cache_manager.get_file_metadata_cache(),
+            );
+            let mut source = ParquetSource::new(LOG_SCHEMA.clone())
+                .with_enable_page_index(true)
+                .with_parquet_file_reader_factory(Arc::new(reader));
             if let Some(predicate) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(LOG_SCHEMA.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);

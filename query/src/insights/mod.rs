@@ -39,7 +39,9 @@ pub fn compile(src: &str, input: &PlanInput) -> Result<Planned, QueryError> {
 /// Runs a planned query, handing over rendered rows batch by batch.
 pub async fn execute(ctx: &SessionContext, planned: Planned, mut on_rows: impl FnMut(Vec<Row>)) -> Result<()> {
     let state = count::session_state(ctx);
+    let began = std::time::Instant::now();
     let physical = state.create_physical_plan(&planned.plan).await?;
+    tracing::debug!(physical_plan_ms = began.elapsed().as_secs_f64() * 1e3, "optimized and planned");
     let mut stream = execute_stream(physical, state.task_ctx())?;
     let names: Vec<Arc<str>> = planned.columns.iter().map(|(name, _, _)| Arc::from(name.as_str())).collect();
     while let Some(batch) = stream.next().await {

@@ -95,6 +95,7 @@ pub async fn run(
     progress: &Progress,
     on_rows: impl FnMut(Vec<Row>),
 ) -> Result<()> {
+    let began = std::time::Instant::now();
     let group_id = match request.groups.as_slice() {
         [one] => Some(one.id),
         _ => None,
@@ -117,10 +118,21 @@ pub async fn run(
             .sum();
         progress.skipped_rows.store(rows_before.saturating_sub(rows_after), std::sync::atomic::Ordering::Relaxed);
     }
+    let narrowed = began.elapsed();
+    let files = snapshot.files.len();
     let input = plan_input(store, request, LogTable::new(snapshot), progress);
     let planned: Planned = super::plan::plan(&request.query, query, &input)
         .map_err(|e| datafusion::error::DataFusionError::Plan(e.message))?;
-    super::execute(&store.session_context(), planned, on_rows).await
+    let planned_at = began.elapsed();
+    let result = super::execute(&store.session_context(), planned, on_rows).await;
+    tracing::debug!(
+        files,
+        narrow_ms = narrowed.as_secs_f64() * 1e3,
+        plan_ms = (planned_at - narrowed).as_secs_f64() * 1e3,
+        execute_ms = (began.elapsed() - planned_at).as_secs_f64() * 1e3,
+        "insights query ran"
+    );
+    result
 }
 
 /// Words every matching event's message must contain, from the `filter` commands before
