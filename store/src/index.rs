@@ -63,6 +63,9 @@ struct IndexHeader {
     files: Vec<(String, u64)>,
 }
 
+/// The answer of one lookup: candidate row ranges, or `None` for "scan the whole file".
+type Candidates = Option<Vec<Range<u64>>>;
+
 /// An opened index of one data file.
 pub struct FileIndex {
     reader: tantivy::IndexReader,
@@ -70,7 +73,7 @@ pub struct FileIndex {
     header: IndexHeader,
     /// Answers of earlier lookups (the file never changes): a repeated search skips the
     /// term-dictionary scans that `.*word.*` needs.
-    memo: parking_lot::Mutex<std::collections::HashMap<Vec<String>, Option<Vec<Range<u64>>>>>,
+    memo: parking_lot::Mutex<std::collections::HashMap<Vec<String>, Candidates>>,
 }
 
 /// Letter runs of `text`, exactly as the index tokenizes it.
