@@ -89,14 +89,7 @@ fn render_column(array: &ArrayRef, kind: Kind) -> Result<Vec<Option<String>>> {
                 .map(|i| {
                     text.is_valid(i).then(|| {
                         let value = text.value(i);
-                        if kind == Kind::Json {
-                            match serde_json::from_str::<serde_json::Value>(value) {
-                                Ok(serde_json::Value::String(s)) => s,
-                                _ => value.to_owned(),
-                            }
-                        } else {
-                            value.to_owned()
-                        }
+                        if kind == Kind::Json { udf::json_text(value) } else { value.to_owned() }
                     })
                 })
                 .collect()

@@ -93,8 +93,6 @@ pub struct Planned {
     pub plan: LogicalPlan,
     /// Output fields in order: (field name, column name in the plan, kind).
     pub columns: Vec<(String, String, Kind)>,
-    /// Whether the last column is `@ptr` (non-aggregated rows).
-    pub has_ptr: bool,
 }
 
 /// Plans `query` (already parsed from `src`).
@@ -873,13 +871,14 @@ impl<'a> Planner<'a> {
             }
             ExprKind::Neg(inner) => Typed::new(-to_num(self.expr(st, inner, place)?), Kind::Number),
             ExprKind::Not(inner) => Typed::new(!to_bool(self.expr(st, inner, Place::Plain)?), Kind::Bool),
-            ExprKind::Binary { op: BinOp::Eq, left, right } if self.lambda_type_test(st, left, right).is_some() => {
+            ExprKind::Binary { op, left, right } => {
                 // `@type = "REPORT"` holds exactly when the message starts with the platform
                 // keyword: a prefix test instead of parsing every message.
-                let prefix = self.lambda_type_test(st, left, right).expect("checked by the guard");
-                Typed::new(fns::starts_with(column("@message"), lit(prefix)), Kind::Bool)
-            }
-            ExprKind::Binary { op, left, right } => {
+                if *op == BinOp::Eq
+                    && let Some(prefix) = self.lambda_type_test(st, left, right)
+                {
+                    return Ok(Typed::new(fns::starts_with(column("@message"), lit(prefix)), Kind::Bool));
+                }
                 let l = self.expr(st, left, place)?;
                 let r = self.expr(st, right, place)?;
                 binary(*op, l, r)
@@ -1182,19 +1181,18 @@ impl<'a> Planner<'a> {
             exprs.push(typed.expr.alias(&column_name));
             columns.push((name.clone(), column_name, typed.kind));
         }
-        let has_ptr = !aggregated;
-        if has_ptr {
+        if !aggregated {
             exprs.push(pointer_expr().alias("#ptr"));
             columns.push(("@ptr".to_owned(), "#ptr".to_owned(), Kind::Text));
         }
         let plan = builder.project(exprs).map_err(df_err)?.build().map_err(df_err)?;
-        Ok(Planned { plan, columns, has_ptr })
+        Ok(Planned { plan, columns })
     }
 }
 
 /// A regex that matches exactly its own text: letters, digits, blanks and a few punctuation
 /// characters that are neither regex nor LIKE metacharacters.
-fn is_plain_regex(re: &str) -> bool {
+pub(crate) fn is_plain_regex(re: &str) -> bool {
     !re.is_empty()
         && re.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | ':' | '-' | '=' | ',' | ';' | '@' | '/'))
 }

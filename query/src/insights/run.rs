@@ -175,7 +175,7 @@ fn conjunct_literals(e: &Expr, out: &mut Vec<String>) {
         }
         ExprKind::Like { expr, pattern, negated: false } if is_field(expr, "@message") => match &pattern.kind {
             ExprKind::String(s) => out.push(s.clone()),
-            ExprKind::Regex(re) if is_plain(re) => out.push(re.clone()),
+            ExprKind::Regex(re) if super::plan::is_plain_regex(re) => out.push(re.clone()),
             _ => {}
         },
         ExprKind::Binary { op: BinOp::Eq, left, right } if is_field(left, "@type") => {
@@ -187,9 +187,4 @@ fn conjunct_literals(e: &Expr, out: &mut Vec<String>) {
         }
         _ => {}
     }
-}
-
-/// A regex without metacharacters matches exactly its text.
-fn is_plain(re: &str) -> bool {
-    !re.is_empty() && re.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '_' || c == '-' || c == ':')
 }

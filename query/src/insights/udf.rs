@@ -516,7 +516,7 @@ pub fn json_list_fields() -> Fields {
 }
 
 /// The text form of a JSON value: strings unquoted, everything else compact JSON.
-fn json_text(json: &str) -> String {
+pub fn json_text(json: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(json) {
         Ok(serde_json::Value::String(s)) => s,
         _ => json.to_owned(),
