@@ -8,6 +8,7 @@ pub mod filter;
 pub mod logs;
 pub mod names;
 pub mod validation;
+pub mod xray;
 
 pub use aws_error::{AwsError, ErrorCode};
 pub use names::{LogGroupName, LogStreamName};
