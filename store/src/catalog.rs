@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 const GROUPS: TableDefinition<u64, &[u8]> = TableDefinition::new("groups");
 const STREAMS: TableDefinition<u64, &[u8]> = TableDefinition::new("streams");
 const FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("files");
+/// Parquet files of trace documents (same `FileMeta`; ids share the files' id space).
+const SPAN_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("span_files");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const GROUP_BYTES: TableDefinition<u64, &[u8]> = TableDefinition::new("group_bytes");
 /// Small named documents of other subsystems (saved queries, ...): key `<kind>/<id>`.
@@ -111,6 +113,7 @@ pub struct CatalogState {
     group_bytes: HashMap<u64, GroupBytes>,
     dirty_groups: std::collections::HashSet<u64>,
     pub files: Vec<Arc<FileMeta>>,
+    pub span_files: Vec<Arc<FileMeta>>,
     pub next_id: u64,
     pub flushed_seq: u64,
 }
@@ -132,6 +135,7 @@ impl Catalog {
             txn.open_table(GROUPS)?;
             txn.open_table(STREAMS)?;
             txn.open_table(FILES)?;
+            txn.open_table(SPAN_FILES)?;
             txn.open_table(META)?;
             txn.open_table(GROUP_BYTES)?;
             txn.open_table(DOCS)?;
@@ -154,6 +158,9 @@ impl Catalog {
         }
         for entry in read.open_table(FILES)?.iter()? {
             state.files.push(Arc::new(decode(entry?.1.value())?));
+        }
+        for entry in read.open_table(SPAN_FILES)?.iter()? {
+            state.span_files.push(Arc::new(decode(entry?.1.value())?));
         }
         let meta = read.open_table(META)?;
         if let Some(next) = meta.get(NEXT_ID)? {
@@ -386,10 +393,16 @@ impl Catalog {
         }
     }
 
-    /// Registers a flushed file, the new flushed WAL position and all stream statistics in one
-    /// transaction.
-    pub fn commit_flush(&self, file: FileMeta, flushed_seq: u64) -> Result<Arc<FileMeta>, CatalogError> {
-        self.replace_files(&[], Some(file), Some(flushed_seq)).map(|f| f.expect("a file was added"))
+    /// Registers the flushed files (log events, trace documents), the new flushed WAL position
+    /// and all stream statistics in one transaction.
+    pub fn commit_flush(
+        &self,
+        file: Option<FileMeta>,
+        span_file: Option<FileMeta>,
+        flushed_seq: u64,
+    ) -> Result<(), CatalogError> {
+        self.apply(FileChange { add: file, add_span: span_file, flushed_seq: Some(flushed_seq), ..Default::default() })
+            .map(|_| ())
     }
 
     /// Atomically removes `remove` and adds `add` (compaction, retention), optionally moving the
@@ -400,19 +413,36 @@ impl Catalog {
         add: Option<FileMeta>,
         flushed_seq: Option<u64>,
     ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
+        self.apply(FileChange { remove: remove.to_vec(), add, flushed_seq, ..Default::default() }).map(|(f, _)| f)
+    }
+
+    /// The same for files of trace documents.
+    pub fn replace_span_files(
+        &self,
+        remove: &[u64],
+        add: Option<FileMeta>,
+    ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
+        self.apply(FileChange { remove_spans: remove.to_vec(), add_span: add, ..Default::default() }).map(|(_, f)| f)
+    }
+
+    fn apply(&self, change: FileChange) -> Result<(Option<Arc<FileMeta>>, Option<Arc<FileMeta>>), CatalogError> {
         let mut state = self.state.write();
-        let mut add = add;
-        if let Some(file) = add.as_mut() {
-            file.id = state.next_id;
+        let FileChange { remove, mut add, remove_spans, mut add_span, flushed_seq } = change;
+        let mut next_id = state.next_id;
+        for file in add.iter_mut().chain(add_span.iter_mut()) {
+            file.id = next_id;
+            next_id += 1;
         }
         let txn = self.db.lock().begin_write()?;
         {
-            let mut files = txn.open_table(FILES)?;
-            for id in remove {
-                files.remove(*id)?;
-            }
-            if let Some(file) = &add {
-                files.insert(file.id, encode(file).as_slice())?;
+            for (table, remove, add) in [(FILES, &remove, &add), (SPAN_FILES, &remove_spans, &add_span)] {
+                let mut files = txn.open_table(table)?;
+                for id in remove {
+                    files.remove(*id)?;
+                }
+                if let Some(file) = add {
+                    files.insert(file.id, encode(file).as_slice())?;
+                }
             }
             let mut streams = txn.open_table(STREAMS)?;
             for id in &state.dirty_streams {
@@ -428,8 +458,8 @@ impl Catalog {
                 }
             }
             let mut meta = txn.open_table(META)?;
-            if add.is_some() {
-                meta.insert(NEXT_ID, state.next_id + 1)?;
+            if next_id != state.next_id {
+                meta.insert(NEXT_ID, next_id)?;
             }
             if let Some(seq) = flushed_seq {
                 meta.insert(FLUSHED_SEQ, seq)?;
@@ -438,17 +468,28 @@ impl Catalog {
         txn.commit()?;
         state.dirty_streams.clear();
         state.dirty_groups.clear();
+        state.next_id = next_id;
         state.files.retain(|f| !remove.contains(&f.id));
+        state.span_files.retain(|f| !remove_spans.contains(&f.id));
         if let Some(seq) = flushed_seq {
             state.flushed_seq = seq;
         }
-        Ok(add.map(|file| {
-            state.next_id += 1;
-            let file = Arc::new(file);
-            state.files.push(file.clone());
-            file
-        }))
+        let add = add.map(Arc::new);
+        let add_span = add_span.map(Arc::new);
+        state.files.extend(add.clone());
+        state.span_files.extend(add_span.clone());
+        Ok((add, add_span))
     }
+}
+
+/// One catalog transaction over the file lists.
+#[derive(Default)]
+struct FileChange {
+    remove: Vec<u64>,
+    add: Option<FileMeta>,
+    remove_spans: Vec<u64>,
+    add_span: Option<FileMeta>,
+    flushed_seq: Option<u64>,
 }
 
 /// Statistics of one accepted batch of events (seqs `first_seq..end_seq`).
@@ -635,7 +676,8 @@ mod tests {
                 row_groups: vec![1],
                 index_path: None,
             };
-            catalog.commit_flush(file, 4).unwrap();
+            let span_file = FileMeta { path: "traces/x.parquet".into(), groups: Vec::new(), ..file.clone() };
+            catalog.commit_flush(Some(file), Some(span_file), 4).unwrap();
         }
         let catalog = Catalog::open(&path).unwrap();
         let g = catalog.group("/a").unwrap();
@@ -646,6 +688,9 @@ mod tests {
         assert_eq!(catalog.stored_bytes(g.id, None), 4);
         assert_eq!(catalog.stored_bytes(g.id, Some(2 * HOUR_MS)), 0, "the bytes' hour is before the cut-off");
         catalog.read(|state| {
+            assert_eq!(state.span_files.len(), 1);
+            assert_eq!(state.span_files[0].path, "traces/x.parquet");
+            assert_ne!(state.span_files[0].id, state.files[0].id);
             assert_eq!(state.flushed_seq, 4);
             assert_eq!(state.files.len(), 1);
             assert!(state.next_id > s.id);

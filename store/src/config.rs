@@ -25,6 +25,8 @@ pub struct StoreConfig {
     pub compaction_min_files: usize,
     /// How often retention and compaction run.
     pub maintenance_interval: Duration,
+    /// Trace documents are deleted this many days after their end (`traces.retention_days`).
+    pub trace_retention_days: u32,
 }
 
 impl StoreConfig {
@@ -39,6 +41,7 @@ impl StoreConfig {
             compaction_target_bytes: 128 << 20,
             compaction_min_files: 8,
             maintenance_interval: Duration::from_secs(60),
+            trace_retention_days: 30,
         }
     }
 }

@@ -117,3 +117,97 @@ pub(crate) async fn write_file(
     meta.path = path;
     Ok(meta)
 }
+
+/// Sorts trace documents by (trace id, seq), so one trace's rows are adjacent and the page
+/// index narrows a trace-by-id read to a page or two.
+fn sort_span_batches(batches: &[RecordBatch]) -> Result<RecordBatch, ParquetError> {
+    use fluoro_proto::xray::schema::{SPAN_SCHEMA, columns as span_columns};
+    let all = concat_batches(&SPAN_SCHEMA, batches)?;
+    let sort_columns: Vec<SortColumn> = [span_columns::TRACE_ID, span_columns::SEQ]
+        .iter()
+        .map(|name| SortColumn { values: all.column_by_name(name).expect("schema column").clone(), options: None })
+        .collect();
+    let indices = lexsort_to_indices(&sort_columns, None)?;
+    Ok(take_record_batch(&all, &indices)?)
+}
+
+/// Encodes sorted trace documents as Parquet plus the Bloom filter of their trace ids.
+pub(crate) fn encode_span_parquet(
+    sorted: &RecordBatch,
+    row_group_rows: usize,
+) -> Result<(Vec<u8>, Vec<u8>, FileMeta), ParquetError> {
+    use datafusion::arrow::array::FixedSizeBinaryArray;
+    use fluoro_proto::xray::schema::{SPAN_SCHEMA, columns as span_columns};
+    let column = |name: &str| ColumnPath::from(name);
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_write_batch_size(256)
+        .set_data_page_row_count_limit(1024)
+        .set_column_dictionary_enabled(column(span_columns::DOCUMENT), false)
+        .set_column_dictionary_enabled(column(span_columns::TRACE_ID), false)
+        .set_column_dictionary_enabled(column(span_columns::SEQ), false)
+        .set_column_encoding(column(span_columns::SEQ), Encoding::DELTA_BINARY_PACKED)
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, SPAN_SCHEMA.clone(), Some(props))?;
+    writer.write(sorted)?;
+    let parquet_meta = writer.close()?;
+
+    let ids = sorted.column_by_name(span_columns::TRACE_ID).expect("column");
+    let ids = ids.as_any().downcast_ref::<FixedSizeBinaryArray>().expect("fixed-size binary");
+    let mut distinct = 0;
+    for row in 0..ids.len() {
+        if row == 0 || ids.value(row) != ids.value(row - 1) {
+            distinct += 1;
+        }
+    }
+    let mut bloom = crate::bloom::TraceBloom::with_capacity(distinct);
+    for row in 0..ids.len() {
+        bloom.insert(ids.value(row).try_into().expect("16 bytes"));
+    }
+    let starts = sorted.column_by_name(span_columns::START_NS).expect("column").as_primitive::<Int64Type>();
+    let ends = sorted.column_by_name(span_columns::END_NS).expect("column").as_primitive::<Int64Type>();
+    let seqs = sorted.column_by_name(span_columns::SEQ).expect("column").as_primitive::<UInt64Type>();
+    let documents = sorted.column_by_name(span_columns::DOCUMENT).expect("column").as_string::<i32>();
+    let offsets = documents.value_offsets();
+    let min_ns = starts.iter().flatten().min().unwrap_or_default();
+    let max_ns = starts.iter().chain(ends.iter()).flatten().max().unwrap_or_default();
+    let meta = FileMeta {
+        id: 0,
+        path: String::new(),
+        size_bytes: bytes.len() as u64,
+        rows: sorted.num_rows() as u64,
+        min_timestamp: min_ns.div_euclid(1_000_000),
+        max_timestamp: max_ns.div_euclid(1_000_000),
+        max_seq: seqs.iter().flatten().max().unwrap_or_default(),
+        groups: Vec::new(),
+        message_bytes: (offsets[documents.len()] - offsets[0]) as u64,
+        row_groups: parquet_meta.row_groups().iter().map(|rg| rg.num_rows() as u64).collect(),
+        index_path: None,
+    };
+    Ok((bytes, bloom.to_bytes(), meta))
+}
+
+/// Sorts and writes trace documents under `path`, with the Bloom filter at `path.bloom`.
+pub(crate) async fn write_span_file(
+    objects: &dyn object_store::ObjectStore,
+    batches: Vec<RecordBatch>,
+    row_group_rows: usize,
+    path: String,
+) -> Result<FileMeta, crate::log_store::StoreError> {
+    use object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+    let (bytes, bloom, mut meta) = tokio::task::spawn_blocking(move || {
+        let sorted = sort_span_batches(&batches)?;
+        encode_span_parquet(&sorted, row_group_rows)
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let bloom_path = format!("{path}.bloom");
+    objects.put(&ObjectPath::from(bloom_path.as_str()), PutPayload::from(bloom)).await?;
+    objects.put(&ObjectPath::from(path.as_str()), PutPayload::from(bytes)).await?;
+    meta.index_path = Some(bloom_path);
+    meta.path = path;
+    Ok(meta)
+}

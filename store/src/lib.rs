@@ -7,6 +7,7 @@
 //!                          snapshot ◄──────────┴──────── catalog (redb) ◄─┘
 //! ```
 
+mod bloom;
 mod catalog;
 mod config;
 mod flush;
@@ -22,6 +23,7 @@ mod writer;
 pub use catalog::{Catalog, CatalogError, CatalogState, EventStats, FileMeta, GroupMeta, StreamMeta};
 pub use config::StoreConfig;
 pub use log_store::{AppendError, LogStore, StoreError};
-pub use memtable::PreparedBatch;
+pub use memtable::{PreparedBatch, SpanBatch};
 pub use metrics::Metrics;
 pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
+pub use wal::SpanRow;

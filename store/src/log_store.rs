@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::{Catalog, CatalogError, FileMeta};
 use crate::config::StoreConfig;
-use crate::memtable::{MemTable, PreparedBatch};
+use crate::memtable::{MemTable, PreparedBatch, SpanBatch};
 use crate::metrics::Metrics;
 use crate::table::{LogSnapshot, OBJECT_STORE_URL};
 use crate::wal::{self, Wal};
@@ -60,6 +60,8 @@ pub struct LogStore {
     /// Objects removed from the catalog, deleted once in-flight queries are done with them.
     doomed: Mutex<Vec<(Instant, String)>>,
     indexes: crate::index::IndexCache,
+    /// Bloom filters of trace-document files, by file id.
+    blooms: parking_lot::RwLock<std::collections::HashMap<u64, Arc<crate::bloom::TraceBloom>>>,
     /// One DataFusion session for every read: its runtime caches Parquet footers and page
     /// indexes across queries.
     session: SessionContext,
@@ -87,7 +89,7 @@ impl LogStore {
         let mem = Arc::new(RwLock::new(MemTable::default()));
         let (next_seq, segments) = recover(&wal_dir, flushed_seq, &catalog, &mem, &metrics)?;
         let wal = Wal::open(&wal_dir, segments, next_seq, config.wal_sync)?;
-        metrics.data_files.set(catalog.read(|s| s.files.len()) as i64);
+        metrics.data_files.set(catalog.read(|s| s.files.len() + s.span_files.len()) as i64);
 
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE);
         let state = WriterState { wal, next_seq, mem: mem.clone(), catalog: catalog.clone(), metrics: metrics.clone() };
@@ -103,6 +105,7 @@ impl LogStore {
             flush_lock: tokio::sync::Mutex::new(()),
             doomed: Mutex::new(Vec::new()),
             indexes: crate::index::IndexCache::default(),
+            blooms: Default::default(),
             session: new_session(objects.clone()),
             metrics,
         }))
@@ -123,14 +126,29 @@ impl LogStore {
     /// Appends a batch; resolves once it is durable and visible to queries. Returns the seq
     /// of its first event.
     pub async fn append(&self, batch: PreparedBatch) -> Result<u64, AppendError> {
+        let bytes = batch.message_bytes();
+        self.submit(bytes, |ack| Command::Append { batch, ack }).await
+    }
+
+    /// Appends trace documents, like `append`.
+    pub async fn append_spans(&self, batch: SpanBatch) -> Result<u64, AppendError> {
+        let bytes = batch.bytes();
+        self.submit(bytes, |ack| Command::AppendSpans { batch, ack }).await
+    }
+
+    async fn submit(
+        &self,
+        bytes: usize,
+        command: impl FnOnce(oneshot::Sender<Result<u64, String>>) -> Command,
+    ) -> Result<u64, AppendError> {
         let buffered = self.mem.read().total_bytes();
-        if buffered + batch.message_bytes() > self.config.max_buffer_bytes {
+        if buffered + bytes > self.config.max_buffer_bytes {
             self.metrics.requests_throttled.inc();
             return Err(AppendError::Throttled { buffered, limit: self.config.max_buffer_bytes });
         }
         let sender = self.commands.lock().clone().ok_or(AppendError::ShuttingDown)?;
         let (ack, done) = oneshot::channel();
-        sender.try_send(Command::Append { batch, ack }).map_err(|e| match e {
+        sender.try_send(command(ack)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
                 self.metrics.requests_throttled.inc();
                 AppendError::Throttled { buffered, limit: self.config.max_buffer_bytes }
@@ -158,6 +176,57 @@ impl LogStore {
         // Memtable chunks mix groups; the group predicate of the query filters them.
         let batches = mem.batches();
         LogSnapshot { batches, files, selections: Default::default() }
+    }
+
+    /// Trace documents that may lie in `[min_ms, max_ms]` (start to end, epoch ms): unflushed
+    /// batches plus the trace files whose time range overlaps.
+    pub fn span_snapshot(&self, min_ms: i64, max_ms: i64) -> LogSnapshot {
+        let mem = self.mem.read();
+        let files = self.catalog.read(|state| {
+            state
+                .span_files
+                .iter()
+                .filter(|file| file.min_timestamp <= max_ms && file.max_timestamp >= min_ms)
+                .cloned()
+                .collect()
+        });
+        LogSnapshot { batches: mem.span_batches(), files, selections: Default::default() }
+    }
+
+    /// Drops the trace files whose Bloom filter rules out every one of `trace_ids`.
+    pub async fn narrow_by_trace_ids(&self, snapshot: &mut LogSnapshot, trace_ids: &[[u8; 16]]) {
+        let mut keep = Vec::with_capacity(snapshot.files.len());
+        for file in std::mem::take(&mut snapshot.files) {
+            match self.file_bloom(&file).await {
+                Some(bloom) if !trace_ids.iter().any(|id| bloom.contains(id)) => {}
+                _ => keep.push(file),
+            }
+        }
+        snapshot.files = keep;
+    }
+
+    async fn file_bloom(&self, file: &FileMeta) -> Option<Arc<crate::bloom::TraceBloom>> {
+        if let Some(bloom) = self.blooms.read().get(&file.id) {
+            return Some(bloom.clone());
+        }
+        let path = file.index_path.as_deref()?;
+        let bytes = match self.objects.get(&ObjectPath::from(path)).await {
+            Ok(got) => got.bytes().await.ok()?,
+            Err(error) => {
+                tracing::warn!(%error, path, "bloom filter unreadable; reading the file instead");
+                return None;
+            }
+        };
+        let Some(bloom) = crate::bloom::TraceBloom::from_bytes(&bytes) else {
+            tracing::warn!(path, "bloom filter corrupt; reading the file instead");
+            return None;
+        };
+        let bloom = Arc::new(bloom);
+        let mut blooms = self.blooms.write();
+        let live: std::collections::HashSet<u64> = self.catalog.read(|s| s.span_files.iter().map(|f| f.id).collect());
+        blooms.retain(|id, _| live.contains(id));
+        blooms.insert(file.id, bloom.clone());
+        Some(bloom)
     }
 
     /// Narrows `snapshot` to the rows that may contain every one of `literals`, using the
@@ -234,13 +303,26 @@ impl LogStore {
         let frozen: Vec<_> = self.mem.read().frozen.iter().filter(|f| f.end_seq <= end_seq).cloned().collect();
         let started = Instant::now();
         let batches: Vec<_> = frozen.iter().flat_map(|f| f.batches.iter().cloned()).collect();
-        let path = format!("logs/{end_seq:020}-{}.parquet", uuid::Uuid::new_v4().simple());
-        let meta = crate::flush::write_file(self.objects.as_ref(), batches, self.config.row_group_rows, path).await?;
+        let span_batches: Vec<_> = frozen.iter().flat_map(|f| f.span_batches.iter().cloned()).collect();
+        let unique = uuid::Uuid::new_v4().simple();
+        let meta = if batches.is_empty() {
+            None
+        } else {
+            let path = format!("logs/{end_seq:020}-{unique}.parquet");
+            Some(crate::flush::write_file(self.objects.as_ref(), batches, self.config.row_group_rows, path).await?)
+        };
+        let span_meta = if span_batches.is_empty() {
+            None
+        } else {
+            let path = format!("traces/{end_seq:020}-{unique}.parquet");
+            let rows = self.config.row_group_rows;
+            Some(crate::flush::write_span_file(self.objects.as_ref(), span_batches, rows, path).await?)
+        };
         {
             // Readers take the memtable lock before the catalog's, so holding it here makes the
             // file's arrival and the frozen batches' departure one atomic step for them.
             let mut mem = self.mem.write();
-            self.catalog.commit_flush(meta.clone(), end_seq)?;
+            self.catalog.commit_flush(meta.clone(), span_meta.clone(), end_seq)?;
             for f in &frozen {
                 mem.remove_frozen(f.end_seq);
             }
@@ -248,9 +330,11 @@ impl LogStore {
         }
         let _ = sender.send(Command::Truncate(end_seq)).await;
         self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
-        self.metrics.flushed_bytes.inc_by(meta.size_bytes);
-        self.metrics.data_files.set(self.catalog.read(|s| s.files.len()) as i64);
-        tracing::info!(rows = meta.rows, bytes = meta.size_bytes, path = %meta.path, "memtable flushed");
+        for meta in meta.iter().chain(span_meta.iter()) {
+            self.metrics.flushed_bytes.inc_by(meta.size_bytes);
+            tracing::info!(rows = meta.rows, bytes = meta.size_bytes, path = %meta.path, "memtable flushed");
+        }
+        self.update_file_gauge();
         Ok(true)
     }
 
@@ -266,12 +350,18 @@ impl LogStore {
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         let flushed = self.flush().await;
         self.catalog.compact();
+        self.stop_writer().await;
+        flushed.map(|_| ())
+    }
+
+    /// Stops the WAL writer without flushing, as a crash would leave the store: what is
+    /// unflushed exists only in the WAL. For recovery tests.
+    pub async fn stop_writer(&self) {
         self.commands.lock().take();
         let writer = self.writer.lock().take();
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         }
-        flushed.map(|_| ())
     }
 
     pub(crate) fn objects(&self) -> &Arc<dyn ObjectStore> {
@@ -303,8 +393,26 @@ impl LogStore {
         let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
         self.catalog.replace_files(&ids, add, None)?;
         self.doom(remove.iter().flat_map(|f| std::iter::once(f.path.clone()).chain(f.index_path.clone())));
-        self.metrics.data_files.set(self.catalog.read(|s| s.files.len()) as i64);
+        self.update_file_gauge();
         Ok(())
+    }
+
+    /// Removes trace files (retention) and schedules their objects for deletion.
+    pub(crate) fn remove_span_files(&self, remove: &[Arc<FileMeta>]) -> Result<(), StoreError> {
+        self.replace_span_files(remove, None)
+    }
+
+    /// Swaps trace files (compaction, retention) in one catalog step.
+    pub(crate) fn replace_span_files(&self, remove: &[Arc<FileMeta>], add: Option<FileMeta>) -> Result<(), StoreError> {
+        let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
+        self.catalog.replace_span_files(&ids, add)?;
+        self.doom(remove.iter().flat_map(|f| std::iter::once(f.path.clone()).chain(f.index_path.clone())));
+        self.update_file_gauge();
+        Ok(())
+    }
+
+    fn update_file_gauge(&self) {
+        self.metrics.data_files.set(self.catalog.read(|s| s.files.len() + s.span_files.len()) as i64);
     }
 }
 
@@ -329,6 +437,18 @@ fn recover(
     let mut mem = mem.write();
     let mut events = 0;
     for record in replay.records {
+        let record = match record {
+            wal::Record::Logs(record) => record,
+            wal::Record::Spans(record) => {
+                let skip = flushed_seq.saturating_sub(record.first_seq).min(record.rows.len() as u64) as usize;
+                let batch = SpanBatch { ingestion_time: record.ingestion_time, rows: record.rows[skip..].to_vec() };
+                if !batch.is_empty() {
+                    events += batch.len();
+                    mem.insert_spans(&batch, record.first_seq + skip as u64);
+                }
+                continue;
+            }
+        };
         let keep: Vec<(usize, &(i64, String))> =
             record.events.iter().enumerate().filter(|(i, _)| record.first_seq + *i as u64 >= flushed_seq).collect();
         let Some(&(first_index, _)) = keep.first() else { continue };

@@ -49,13 +49,14 @@ impl Liveness {
 /// One maintenance pass. Returns the number of files removed or rewritten.
 pub async fn run_once(store: &LogStore, now_ms: i64) -> Result<usize, StoreError> {
     store.delete_doomed(DELETE_GRACE).await;
+    let mut changed = maintain_traces(store, now_ms).await?;
     let live = Liveness::of(store, now_ms);
     let files: Vec<Arc<FileMeta>> = store.catalog().read(|s| s.files.clone());
 
     // Files with nothing alive go at once, without reading them.
     let (dead, alive): (Vec<_>, Vec<_>) =
         files.into_iter().partition(|f| f.groups.iter().all(|(g, _, hi, _)| live.section_dead(*g, *hi)));
-    let mut changed = dead.len();
+    changed += dead.len();
     if !dead.is_empty() {
         store.replace_files(&dead, None)?;
     }
@@ -84,6 +85,41 @@ pub async fn run_once(store: &LogStore, now_ms: i64) -> Result<usize, StoreError
         changed += chosen.len();
         rewrite(store, &chosen, &live, now_ms).await?;
     }
+    Ok(changed)
+}
+
+/// Trace files: whole files past retention go; small files are merged (re-sorted by trace id,
+/// which keeps trace-by-id reads to few files and pages).
+async fn maintain_traces(store: &LogStore, now_ms: i64) -> Result<usize, StoreError> {
+    let config = store.config();
+    let cutoff = now_ms - config.trace_retention_days as i64 * 86_400_000;
+    let files: Vec<Arc<FileMeta>> = store.catalog().read(|s| s.span_files.clone());
+    let (expired, alive): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.max_timestamp < cutoff);
+    let mut changed = expired.len();
+    if !expired.is_empty() {
+        store.remove_span_files(&expired)?;
+    }
+    let mut small: Vec<_> = alive.into_iter().filter(|f| f.size_bytes < config.compaction_target_bytes).collect();
+    if small.len() < config.compaction_min_files {
+        return Ok(changed);
+    }
+    let started = Instant::now();
+    small.sort_by_key(|f| f.max_seq);
+    small.truncate(MAX_MERGE);
+    let mut batches = Vec::new();
+    for file in &small {
+        let bytes = store.objects().get(&ObjectPath::from(file.path.as_str())).await?.bytes().await?;
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+            batches.push(batch.map_err(datafusion::parquet::errors::ParquetError::from)?);
+        }
+    }
+    let max_seq = small.iter().map(|f| f.max_seq).max().unwrap_or_default();
+    let path = format!("traces/c{max_seq:020}-{}.parquet", uuid::Uuid::new_v4().simple());
+    let merged = crate::flush::write_span_file(store.objects().as_ref(), batches, config.row_group_rows, path).await?;
+    store.replace_span_files(&small, Some(merged))?;
+    changed += small.len();
+    store.metrics().compaction_seconds.observe(started.elapsed().as_secs_f64());
+    tracing::info!(files = small.len(), "trace files merged");
     Ok(changed)
 }
 

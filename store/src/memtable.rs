@@ -5,8 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::array::{FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, UInt64Array};
 use fluoro_proto::logs::LOG_SCHEMA;
+use fluoro_proto::xray::schema::SPAN_SCHEMA;
+
+use crate::wal::SpanRow;
 
 /// A batch of events prepared by a frontend, before it has a seq.
 #[derive(Debug, Clone)]
@@ -33,6 +36,28 @@ impl PreparedBatch {
     }
 }
 
+/// Trace documents prepared by a frontend, before they have seqs.
+#[derive(Debug, Clone)]
+pub struct SpanBatch {
+    pub ingestion_time: i64,
+    pub rows: Vec<SpanRow>,
+}
+
+impl SpanBatch {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Document bytes (what the buffer limit and flush thresholds count).
+    pub fn bytes(&self) -> usize {
+        self.rows.iter().map(|r| r.document.len() + r.name.len()).sum()
+    }
+}
+
 /// Rows per sealed memtable chunk, and message bytes that seal a chunk early.
 const CHUNK_ROWS: usize = 8192;
 const CHUNK_BYTES: usize = 4 << 20;
@@ -41,6 +66,7 @@ const CHUNK_BYTES: usize = 4 << 20;
 #[derive(Debug, Clone)]
 pub(crate) struct Frozen {
     pub batches: Vec<RecordBatch>,
+    pub span_batches: Vec<RecordBatch>,
     pub bytes: usize,
     pub end_seq: u64,
 }
@@ -99,10 +125,43 @@ impl OpenChunk {
     }
 }
 
+/// Trace documents being appended (same scheme as `OpenChunk`).
+#[derive(Debug, Default)]
+struct OpenSpans {
+    rows: Vec<SpanRow>,
+    ingestion_times: Vec<i64>,
+    seqs: Vec<u64>,
+    bytes: usize,
+}
+
+impl OpenSpans {
+    fn to_batch(&self) -> RecordBatch {
+        let trace_ids = FixedSizeBinaryArray::try_from_iter(self.rows.iter().map(|r| r.trace_id))
+            .unwrap_or_else(|_| FixedSizeBinaryArray::new_null(16, 0));
+        RecordBatch::try_new(
+            SPAN_SCHEMA.clone(),
+            vec![
+                Arc::new(trace_ids),
+                Arc::new(UInt64Array::from_iter_values(self.rows.iter().map(|r| r.id))),
+                Arc::new(UInt64Array::from_iter(self.rows.iter().map(|r| r.parent_id))),
+                Arc::new(Int64Array::from_iter_values(self.rows.iter().map(|r| r.start_ns))),
+                Arc::new(Int64Array::from_iter(self.rows.iter().map(|r| r.end_ns))),
+                Arc::new(Int64Array::from(self.ingestion_times.clone())),
+                Arc::new(UInt64Array::from(self.seqs.clone())),
+                Arc::new(StringArray::from_iter_values(self.rows.iter().map(|r| r.name.as_str()))),
+                Arc::new(StringArray::from_iter_values(self.rows.iter().map(|r| r.document.as_str()))),
+            ],
+        )
+        .expect("columns match SPAN_SCHEMA")
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct MemTable {
     sealed: Vec<RecordBatch>,
     open: OpenChunk,
+    spans_sealed: Vec<RecordBatch>,
+    spans_open: OpenSpans,
     pub active_bytes: usize,
     pub active_since: Option<Instant>,
     pub frozen: Vec<Frozen>,
@@ -118,20 +177,43 @@ impl MemTable {
         }
     }
 
+    pub fn insert_spans(&mut self, batch: &SpanBatch, first_seq: u64) {
+        let bytes = batch.bytes();
+        let open = &mut self.spans_open;
+        open.rows.extend(batch.rows.iter().cloned());
+        open.ingestion_times.extend(std::iter::repeat_n(batch.ingestion_time, batch.len()));
+        open.seqs.extend(first_seq..first_seq + batch.len() as u64);
+        open.bytes += bytes;
+        self.active_bytes += bytes;
+        self.active_since.get_or_insert_with(Instant::now);
+        if open.rows.len() >= CHUNK_ROWS || open.bytes >= CHUNK_BYTES {
+            self.seal();
+        }
+    }
+
     fn seal(&mut self) {
         if self.open.len() > 0 {
             self.sealed.push(self.open.to_batch());
             self.open = OpenChunk::default();
+        }
+        if !self.spans_open.rows.is_empty() {
+            self.spans_sealed.push(self.spans_open.to_batch());
+            self.spans_open = OpenSpans::default();
         }
     }
 
     /// Moves the active rows to a frozen set ending at `end_seq`.
     pub fn freeze(&mut self, end_seq: u64) -> Option<Frozen> {
         self.seal();
-        if self.sealed.is_empty() {
+        if self.sealed.is_empty() && self.spans_sealed.is_empty() {
             return None;
         }
-        let frozen = Frozen { batches: std::mem::take(&mut self.sealed), bytes: self.active_bytes, end_seq };
+        let frozen = Frozen {
+            batches: std::mem::take(&mut self.sealed),
+            span_batches: std::mem::take(&mut self.spans_sealed),
+            bytes: self.active_bytes,
+            end_seq,
+        };
         self.active_bytes = 0;
         self.active_since = None;
         self.frozen.push(frozen.clone());
@@ -152,6 +234,20 @@ impl MemTable {
             self.frozen.iter().flat_map(|f| f.batches.iter().cloned()).chain(self.sealed.iter().cloned()).collect();
         if self.open.len() > 0 {
             out.push(self.open.to_batch());
+        }
+        out
+    }
+
+    /// Every unflushed trace document, like `batches`.
+    pub fn span_batches(&self) -> Vec<RecordBatch> {
+        let mut out: Vec<RecordBatch> = self
+            .frozen
+            .iter()
+            .flat_map(|f| f.span_batches.iter().cloned())
+            .chain(self.spans_sealed.iter().cloned())
+            .collect();
+        if !self.spans_open.rows.is_empty() {
+            out.push(self.spans_open.to_batch());
         }
         out
     }

@@ -20,6 +20,10 @@ pub struct Metrics {
     pub data_files: IntGauge,
     pub api_requests: IntCounterVec,
     pub api_errors: IntCounterVec,
+    pub spans_ingested: IntCounter,
+    /// Trace documents and spans refused, by source (`udp`, `api`, `otlp`) and reason.
+    pub spans_rejected: IntCounterVec,
+    pub udp_datagrams: IntCounter,
 }
 
 impl Metrics {
@@ -65,6 +69,13 @@ impl Metrics {
                 "AWS API errors, by operation and code",
                 &["operation", "code"],
             ),
+            spans_ingested: counter("trace_documents_ingested_total", "Trace documents (segments, spans) acknowledged"),
+            spans_rejected: counter_vec(
+                "trace_documents_rejected_total",
+                "Trace documents and spans refused, by source and reason",
+                &["source", "reason"],
+            ),
+            udp_datagrams: counter("xray_udp_datagrams_total", "Datagrams received on the X-Ray daemon port"),
             registry,
         }
     }

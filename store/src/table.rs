@@ -38,21 +38,28 @@ pub struct LogSnapshot {
     pub selections: HashMap<u64, Vec<Range<u64>>>,
 }
 
+/// A snapshot as a DataFusion table: log events, or (with `spans`) trace documents.
 #[derive(Debug)]
 pub struct LogTable {
     snapshot: LogSnapshot,
+    schema: SchemaRef,
 }
 
 impl LogTable {
     pub fn new(snapshot: LogSnapshot) -> Self {
-        Self { snapshot }
+        Self { snapshot, schema: LOG_SCHEMA.clone() }
+    }
+
+    /// A snapshot of trace documents (`LogStore::span_snapshot`).
+    pub fn spans(snapshot: LogSnapshot) -> Self {
+        Self { snapshot, schema: fluoro_proto::xray::schema::SPAN_SCHEMA.clone() }
     }
 }
 
 #[async_trait]
 impl datafusion::catalog::TableProvider for LogTable {
     fn schema(&self) -> SchemaRef {
-        LOG_SCHEMA.clone()
+        self.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -74,7 +81,7 @@ impl datafusion::catalog::TableProvider for LogTable {
         let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         if !self.snapshot.batches.is_empty() {
             let partitions = vec![self.snapshot.batches.clone()];
-            inputs.push(MemorySourceConfig::try_new_exec(&partitions, LOG_SCHEMA.clone(), projection.cloned())?);
+            inputs.push(MemorySourceConfig::try_new_exec(&partitions, self.schema.clone(), projection.cloned())?);
         }
         if !self.snapshot.files.is_empty() {
             // Footers and page indexes are parsed once per file and kept in the runtime's
@@ -85,11 +92,11 @@ impl datafusion::catalog::TableProvider for LogTable {
                 runtime.object_store(&url)?,
                 runtime.cache_manager.get_file_metadata_cache(),
             );
-            let mut source = ParquetSource::new(LOG_SCHEMA.clone())
+            let mut source = ParquetSource::new(self.schema.clone())
                 .with_enable_page_index(true)
                 .with_parquet_file_reader_factory(Arc::new(reader));
             if let Some(predicate) = conjunction(filters.iter().cloned()) {
-                let df_schema = DFSchema::try_from(LOG_SCHEMA.as_ref().clone())?;
+                let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
             }
             let mut builder = FileScanConfigBuilder::new(ObjectStoreUrl::parse(OBJECT_STORE_URL)?, Arc::new(source))
@@ -108,8 +115,8 @@ impl datafusion::catalog::TableProvider for LogTable {
         }
         if inputs.is_empty() {
             let schema = match projection {
-                Some(p) => Arc::new(LOG_SCHEMA.project(p)?),
-                None => LOG_SCHEMA.clone(),
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema.clone(),
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }

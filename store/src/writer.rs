@@ -9,9 +9,9 @@ use parking_lot::RwLock;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::{Catalog, EventStats};
-use crate::memtable::{MemTable, PreparedBatch};
+use crate::memtable::{MemTable, PreparedBatch, SpanBatch};
 use crate::metrics::Metrics;
-use crate::wal::{Wal, encode_frame};
+use crate::wal::{Wal, encode_frame, encode_spans_frame};
 
 /// Most commands one group commit takes.
 const MAX_GROUP: usize = 512;
@@ -19,6 +19,10 @@ const MAX_GROUP: usize = 512;
 pub(crate) enum Command {
     Append {
         batch: PreparedBatch,
+        ack: oneshot::Sender<Result<u64, String>>,
+    },
+    AppendSpans {
+        batch: SpanBatch,
         ack: oneshot::Sender<Result<u64, String>>,
     },
     /// Rotate the WAL and freeze the memtable; answers the frozen set's end seq, if any.
@@ -50,7 +54,8 @@ pub(crate) fn run(mut state: WriterState, mut commands: mpsc::Receiver<Command>)
         let mut appends = Vec::new();
         for command in group.drain(..) {
             match command {
-                Command::Append { batch, ack } => appends.push((batch, ack)),
+                Command::Append { batch, ack } => appends.push((Pending::Logs(batch), ack)),
+                Command::AppendSpans { batch, ack } => appends.push((Pending::Spans(batch), ack)),
                 Command::Freeze { ack } => {
                     commit(&mut state, std::mem::take(&mut appends));
                     let _ = ack.send(freeze(&mut state));
@@ -75,19 +80,47 @@ fn freeze(state: &mut WriterState) -> Option<u64> {
     state.mem.write().freeze(state.next_seq).map(|frozen| frozen.end_seq)
 }
 
-fn commit(state: &mut WriterState, appends: Vec<(PreparedBatch, oneshot::Sender<Result<u64, String>>)>) {
+/// A queued append of either kind.
+enum Pending {
+    Logs(PreparedBatch),
+    Spans(SpanBatch),
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        match self {
+            Self::Logs(b) => b.len(),
+            Self::Spans(b) => b.len(),
+        }
+    }
+
+    fn frame_bytes(&self) -> usize {
+        match self {
+            Self::Logs(b) => b.message_bytes() + 12 * b.len() + 64,
+            Self::Spans(b) => b.bytes() + 56 * b.len() + 64,
+        }
+    }
+}
+
+fn commit(state: &mut WriterState, appends: Vec<(Pending, oneshot::Sender<Result<u64, String>>)>) {
     if appends.is_empty() {
         return;
     }
     let started = Instant::now();
-    let mut buffer = Vec::with_capacity(appends.iter().map(|(b, _)| b.message_bytes() + 12 * b.len() + 64).sum());
+    let mut buffer = Vec::with_capacity(appends.iter().map(|(b, _)| b.frame_bytes()).sum());
     let mut seqs = Vec::with_capacity(appends.len());
     let mut next_seq = state.next_seq;
-    for (batch, _) in &appends {
+    for (pending, _) in &appends {
         seqs.push(next_seq);
-        let events = batch.timestamps.iter().zip(batch.messages.iter()).map(|(t, m)| (*t, m.unwrap_or_default()));
-        encode_frame(&mut buffer, batch.group_id, batch.stream_id, batch.ingestion_time, next_seq, events);
-        next_seq += batch.len() as u64;
+        match pending {
+            Pending::Logs(batch) => {
+                let events =
+                    batch.timestamps.iter().zip(batch.messages.iter()).map(|(t, m)| (*t, m.unwrap_or_default()));
+                encode_frame(&mut buffer, batch.group_id, batch.stream_id, batch.ingestion_time, next_seq, events);
+            }
+            Pending::Spans(batch) => encode_spans_frame(&mut buffer, batch.ingestion_time, next_seq, &batch.rows),
+        }
+        next_seq += pending.len() as u64;
     }
     let written = state.wal.append(&buffer).and_then(|()| state.wal.sync());
     state.metrics.wal_fsync_seconds.observe(started.elapsed().as_secs_f64());
@@ -101,15 +134,23 @@ fn commit(state: &mut WriterState, appends: Vec<(PreparedBatch, oneshot::Sender<
     state.next_seq = next_seq;
     {
         let mut mem = state.mem.write();
-        for ((batch, _), first_seq) in appends.iter().zip(&seqs) {
-            mem.insert(batch, *first_seq);
+        for ((pending, _), first_seq) in appends.iter().zip(&seqs) {
+            match pending {
+                Pending::Logs(batch) => mem.insert(batch, *first_seq),
+                Pending::Spans(batch) => mem.insert_spans(batch, *first_seq),
+            }
         }
         state.metrics.buffer_bytes.set(mem.total_bytes() as i64);
     }
-    for ((batch, ack), first_seq) in appends.into_iter().zip(seqs) {
-        state.catalog.record_events(batch.group_id, batch.stream_id, &stats_of(&batch, first_seq));
-        state.metrics.events_ingested.inc_by(batch.len() as u64);
-        state.metrics.bytes_ingested.inc_by(batch.message_bytes() as u64);
+    for ((pending, ack), first_seq) in appends.into_iter().zip(seqs) {
+        match pending {
+            Pending::Logs(batch) => {
+                state.catalog.record_events(batch.group_id, batch.stream_id, &stats_of(&batch, first_seq));
+                state.metrics.events_ingested.inc_by(batch.len() as u64);
+                state.metrics.bytes_ingested.inc_by(batch.message_bytes() as u64);
+            }
+            Pending::Spans(batch) => state.metrics.spans_ingested.inc_by(batch.len() as u64),
+        }
         let _ = ack.send(Ok(first_seq));
     }
 }

@@ -195,3 +195,89 @@ async fn a_failed_flush_is_retried_without_new_data() {
     assert_eq!(visible_seqs(&store).await, vec![0, 1], "nothing twice after restart");
     store.shutdown().await.unwrap();
 }
+
+fn span_rows(trace: u8, count: u64) -> fluoro_store::SpanBatch {
+    let rows = (1..=count)
+        .map(|i| fluoro_store::SpanRow {
+            trace_id: [trace; 16],
+            id: i,
+            parent_id: (i > 1).then_some(1),
+            start_ns: NOW * 1_000_000 + i as i64,
+            end_ns: (i % 2 == 0).then_some(NOW * 1_000_000 + 1_000_000),
+            name: format!("svc-{trace}"),
+            document: format!(r#"{{"id":"{i:016x}"}}"#),
+        })
+        .collect();
+    fluoro_store::SpanBatch { ingestion_time: NOW, rows }
+}
+
+/// (trace byte, id) of every visible trace document.
+async fn visible_spans(store: &LogStore, trace_ids: Option<&[[u8; 16]]>) -> Vec<(u8, u64)> {
+    let mut snapshot = store.span_snapshot(i64::MIN, i64::MAX);
+    if let Some(ids) = trace_ids {
+        store.narrow_by_trace_ids(&mut snapshot, ids).await;
+    }
+    let ctx = store.session_context();
+    let table = ctx.read_table(Arc::new(LogTable::spans(snapshot))).unwrap();
+    let mut out: Vec<(u8, u64)> = Vec::new();
+    for batch in table.collect().await.unwrap() {
+        let ids = batch.column_by_name("id").unwrap().as_primitive::<UInt64Type>();
+        let traces = batch.column_by_name("trace_id").unwrap().as_fixed_size_binary();
+        for row in 0..batch.num_rows() {
+            out.push((traces.value(row)[0], ids.value(row)));
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+#[tokio::test]
+async fn trace_documents_flush_replay_and_bloom_narrowing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, g, s) = open_with_stream(config(dir.path()));
+    store.append_spans(span_rows(1, 3)).await.unwrap();
+    store.append(batch(g, s, &[NOW], "log")).await.unwrap();
+    assert_eq!(visible_spans(&store, None).await, [(1, 1), (1, 2), (1, 3)]);
+    assert!(store.flush().await.unwrap());
+    assert_eq!(store.catalog().read(|st| (st.files.len(), st.span_files.len())), (1, 1));
+    store.append_spans(span_rows(2, 2)).await.unwrap();
+    assert!(store.flush().await.unwrap());
+    store.append_spans(span_rows(3, 1)).await.unwrap();
+    assert_eq!(visible_spans(&store, None).await.len(), 6);
+    // Only the file holding trace 2 survives its Bloom filter (the memtable is always read).
+    let mut snapshot = store.span_snapshot(i64::MIN, i64::MAX);
+    store.narrow_by_trace_ids(&mut snapshot, &[[2; 16]]).await;
+    assert_eq!(snapshot.files.len(), 1);
+    assert_eq!(visible_spans(&store, Some(&[[2; 16]])).await, [(2, 1), (2, 2), (3, 1)]);
+    // Log reads never see trace files.
+    assert_eq!(visible_seqs(&store).await.len(), 1);
+    store.stop_writer().await;
+    drop(store);
+
+    // Unflushed documents come back from the WAL; flushed ones are not replayed twice.
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    assert_eq!(visible_spans(&store, None).await.len(), 6);
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn trace_files_expire_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    for trace in 1..=3 {
+        store.append_spans(span_rows(trace, 2)).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    assert_eq!(store.catalog().read(|st| st.span_files.len()), 3);
+    fluoro_store::maintenance::run_once(&store, NOW).await.unwrap();
+    assert_eq!(store.catalog().read(|st| st.span_files.len()), 1, "three small files merged");
+    assert_eq!(visible_spans(&store, None).await.len(), 6);
+    let mut snapshot = store.span_snapshot(i64::MIN, i64::MAX);
+    store.narrow_by_trace_ids(&mut snapshot, &[[3; 16]]).await;
+    assert_eq!(snapshot.files.len(), 1);
+    store.narrow_by_trace_ids(&mut snapshot, &[[9; 16]]).await;
+    assert!(snapshot.files.is_empty(), "trace 9 is in no file (fixed ids: no false-positive luck involved)");
+    fluoro_store::maintenance::run_once(&store, NOW + 31 * DAY).await.unwrap();
+    assert_eq!(store.catalog().read(|st| st.span_files.len()), 0, "past the 30-day retention");
+    assert!(visible_spans(&store, None).await.is_empty());
+}

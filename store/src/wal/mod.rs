@@ -11,7 +11,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-pub(crate) use record::encode_frame;
+pub use record::SpanRow;
+pub(crate) use record::{Record, encode_frame, encode_spans_frame};
 pub(crate) use recovery::replay;
 
 /// The open WAL: one segment being appended, older segments kept until flushed.

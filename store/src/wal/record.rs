@@ -5,13 +5,21 @@
 //! u32 LE  payload length (bytes)
 //! u32 LE  CRC-32 (IEEE) of the payload
 //! payload:
-//!   u8      kind (1 = log events)
+//!   u8      kind (1 = log events, 2 = trace documents)
+//! kind 1:
 //!   u64 LE  group id
 //!   u64 LE  stream id
 //!   i64 LE  ingestion time (ms)
 //!   u64 LE  seq of the first event (events are numbered first_seq, first_seq + 1, ...)
 //!   u32 LE  event count n
 //!   n × { i64 LE timestamp (ms), u32 LE message length, message bytes (UTF-8) }
+//! kind 2:
+//!   i64 LE  ingestion time (ms)
+//!   u64 LE  seq of the first document
+//!   u32 LE  document count n
+//!   n × { 16 bytes trace id, u64 LE id, u64 LE parent id (0 = none), i64 LE start (ns),
+//!         i64 LE end (ns, i64::MIN = in progress), u32 LE name length, name bytes,
+//!         u32 LE document length, document bytes (UTF-8 JSON) }
 //! ```
 
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"FLWAL001";
@@ -19,6 +27,79 @@ pub(crate) const FRAME_HEADER_LEN: usize = 8;
 /// No record is larger: a 1 MiB batch of 10,000 events encodes to about 1.2 MiB.
 pub(crate) const MAX_PAYLOAD_LEN: usize = 8 << 20;
 const KIND_LOG_EVENTS: u8 = 1;
+const KIND_SPANS: u8 = 2;
+const NO_END: i64 = i64::MIN;
+
+/// A WAL record: log events or trace documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Logs(LogEventsRecord),
+    Spans(SpansRecord),
+}
+
+impl Record {
+    #[cfg(test)]
+    pub fn first_seq(&self) -> u64 {
+        match self {
+            Self::Logs(r) => r.first_seq,
+            Self::Spans(r) => r.first_seq,
+        }
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        match self {
+            Self::Logs(r) => r.last_seq(),
+            Self::Spans(r) => r.first_seq + r.rows.len() as u64 - 1,
+        }
+    }
+}
+
+/// One stored trace document (a segment or an independent subsegment) as the WAL and the
+/// memtable hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanRow {
+    pub trace_id: [u8; 16],
+    pub id: u64,
+    pub parent_id: Option<u64>,
+    pub start_ns: i64,
+    pub end_ns: Option<i64>,
+    pub name: String,
+    pub document: String,
+}
+
+/// A batch of trace documents as the WAL stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpansRecord {
+    pub ingestion_time: i64,
+    pub first_seq: u64,
+    pub rows: Vec<SpanRow>,
+}
+
+/// Appends one framed record of trace documents to `out`.
+pub(crate) fn encode_spans_frame(out: &mut Vec<u8>, ingestion_time: i64, first_seq: u64, rows: &[SpanRow]) {
+    let frame_start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+    let payload_start = out.len();
+    out.push(KIND_SPANS);
+    out.extend_from_slice(&ingestion_time.to_le_bytes());
+    out.extend_from_slice(&first_seq.to_le_bytes());
+    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+    for row in rows {
+        out.extend_from_slice(&row.trace_id);
+        out.extend_from_slice(&row.id.to_le_bytes());
+        out.extend_from_slice(&row.parent_id.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&row.start_ns.to_le_bytes());
+        out.extend_from_slice(&row.end_ns.unwrap_or(NO_END).to_le_bytes());
+        for text in [&row.name, &row.document] {
+            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+    let payload_len = (out.len() - payload_start) as u32;
+    let crc = crc32fast::hash(&out[payload_start..]);
+    out[frame_start..frame_start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[frame_start + 4..frame_start + 8].copy_from_slice(&crc.to_le_bytes());
+}
 
 /// A batch of log events as the WAL stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +157,7 @@ pub(crate) enum FrameError {
 }
 
 /// Decodes the frame at the start of `bytes`; returns the record and the frame's length.
-pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(LogEventsRecord, usize), FrameError> {
+pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Record, usize), FrameError> {
     if bytes.len() < FRAME_HEADER_LEN {
         return Err(FrameError::Torn);
     }
@@ -95,17 +176,46 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(LogEventsRecord, usize), Fra
     Ok((record, FRAME_HEADER_LEN + len))
 }
 
-fn decode_payload(payload: &[u8]) -> Option<LogEventsRecord> {
+fn decode_payload(payload: &[u8]) -> Option<Record> {
     let mut cursor = Cursor { bytes: payload };
-    if cursor.take(1)?[0] != KIND_LOG_EVENTS {
+    match cursor.take(1)?[0] {
+        KIND_LOG_EVENTS => decode_log_events(cursor).map(Record::Logs),
+        KIND_SPANS => decode_spans(cursor).map(Record::Spans),
+        _ => None,
+    }
+}
+
+fn decode_spans(mut cursor: Cursor<'_>) -> Option<SpansRecord> {
+    let ingestion_time = cursor.u64()? as i64;
+    let first_seq = cursor.u64()?;
+    let count = cursor.u32()? as usize;
+    if count == 0 || count > cursor.bytes.len() {
         return None;
     }
+    let mut rows = Vec::with_capacity(count);
+    for _ in 0..count {
+        let trace_id: [u8; 16] = cursor.take(16)?.try_into().ok()?;
+        let id = cursor.u64()?;
+        let parent_id = Some(cursor.u64()?).filter(|p| *p != 0);
+        let start_ns = cursor.u64()? as i64;
+        let end_ns = Some(cursor.u64()? as i64).filter(|e| *e != NO_END);
+        let name_len = cursor.u32()? as usize;
+        let name = std::str::from_utf8(cursor.take(name_len)?).ok()?.to_owned();
+        let doc_len = cursor.u32()? as usize;
+        let document = std::str::from_utf8(cursor.take(doc_len)?).ok()?.to_owned();
+        rows.push(SpanRow { trace_id, id, parent_id, start_ns, end_ns, name, document });
+    }
+    cursor.bytes.is_empty().then_some(SpansRecord { ingestion_time, first_seq, rows })
+}
+
+fn decode_log_events(mut cursor: Cursor<'_>) -> Option<LogEventsRecord> {
+    let payload_len = cursor.bytes.len() + 1;
     let group_id = cursor.u64()?;
     let stream_id = cursor.u64()?;
     let ingestion_time = cursor.u64()? as i64;
     let first_seq = cursor.u64()?;
     let count = cursor.u32()? as usize;
-    if count == 0 || count > payload.len() {
+    if count == 0 || count > payload_len {
         return None;
     }
     let mut events = Vec::with_capacity(count);
@@ -152,11 +262,47 @@ mod tests {
         encode_frame(&mut out, 1, 2, 3, 40, events.iter().map(|(t, m)| (*t, m.as_bytes())));
         let (record, len) = decode_frame(&out).unwrap();
         assert_eq!(len, out.len());
-        assert_eq!(record, LogEventsRecord { group_id: 1, stream_id: 2, ingestion_time: 3, first_seq: 40, events });
+        assert_eq!(
+            record,
+            Record::Logs(LogEventsRecord { group_id: 1, stream_id: 2, ingestion_time: 3, first_seq: 40, events })
+        );
         assert_eq!(record.last_seq(), 41);
         assert_eq!(decode_frame(&out[..out.len() - 1]), Err(FrameError::Torn));
         let mut flipped = out.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(decode_frame(&flipped), Err(FrameError::Corrupt("checksum mismatch")));
+    }
+
+    #[test]
+    fn spans_frame_round_trip() {
+        let rows = vec![
+            SpanRow {
+                trace_id: [7; 16],
+                id: 9,
+                parent_id: None,
+                start_ns: 1,
+                end_ns: None,
+                name: "svc".into(),
+                document: "{}".into(),
+            },
+            SpanRow {
+                trace_id: [8; 16],
+                id: 10,
+                parent_id: Some(9),
+                start_ns: -5,
+                end_ns: Some(6),
+                name: "db".into(),
+                document: r#"{"a":"ü"}"#.into(),
+            },
+        ];
+        let mut out = Vec::new();
+        encode_spans_frame(&mut out, 3, 100, &rows);
+        let (record, len) = decode_frame(&out).unwrap();
+        assert_eq!(len, out.len());
+        assert_eq!(record, Record::Spans(SpansRecord { ingestion_time: 3, first_seq: 100, rows }));
+        assert_eq!(record.last_seq(), 101);
+        for cut in 0..out.len() {
+            assert!(decode_frame(&out[..cut]).is_err());
+        }
     }
 }

@@ -5,13 +5,13 @@ use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::record::{FrameError, LogEventsRecord, SEGMENT_MAGIC, decode_frame};
+use super::record::{FrameError, Record, SEGMENT_MAGIC, decode_frame};
 
 /// What replay found.
 #[derive(Debug, Default)]
 pub(crate) struct Replay {
     /// Records with at least one event at or above `from_seq`, in log order.
-    pub records: Vec<LogEventsRecord>,
+    pub records: Vec<Record>,
     /// Segments kept on disk: (first seq, path), ascending.
     pub segments: Vec<(u64, PathBuf)>,
     /// One past the highest seq seen (or `from_seq`).

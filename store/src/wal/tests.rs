@@ -3,10 +3,10 @@
 
 use proptest::prelude::*;
 
-use super::record::LogEventsRecord;
+use super::record::{LogEventsRecord, Record};
 use super::*;
 
-fn write_records(dir: &Path, batches: &[Vec<(i64, String)>]) -> Vec<LogEventsRecord> {
+fn write_records(dir: &Path, batches: &[Vec<(i64, String)>]) -> Vec<Record> {
     let mut wal = Wal::open(dir, Vec::new(), 0, true).unwrap();
     let mut next_seq = 0;
     let mut written = Vec::new();
@@ -14,13 +14,13 @@ fn write_records(dir: &Path, batches: &[Vec<(i64, String)>]) -> Vec<LogEventsRec
         let mut frame = Vec::new();
         encode_frame(&mut frame, 1, 2, 99, next_seq, events.iter().map(|(t, m)| (*t, m.as_bytes())));
         wal.append(&frame).unwrap();
-        written.push(LogEventsRecord {
+        written.push(Record::Logs(LogEventsRecord {
             group_id: 1,
             stream_id: 2,
             ingestion_time: 99,
             first_seq: next_seq,
             events: events.clone(),
-        });
+        }));
         next_seq += events.len() as u64;
     }
     wal.sync().unwrap();
@@ -92,7 +92,7 @@ proptest! {
     fn records_below_from_seq_are_skipped(batches in batches()) {
         let dir = tempfile::tempdir().unwrap();
         let written = write_records(dir.path(), &batches);
-        let from = written[written.len() / 2].first_seq;
+        let from = written[written.len() / 2].first_seq();
         let replay = replay(dir.path(), from).unwrap();
         let want: Vec<_> = written.iter().filter(|r| r.last_seq() >= from).cloned().collect();
         prop_assert_eq!(replay.records, want);
