@@ -425,7 +425,8 @@ impl Catalog {
         self.apply(FileChange { remove_spans: remove.to_vec(), add_span: add, ..Default::default() }).map(|(_, f)| f)
     }
 
-    fn apply(&self, change: FileChange) -> Result<(Option<Arc<FileMeta>>, Option<Arc<FileMeta>>), CatalogError> {
+    /// Applies one change; returns the added (log file, trace file).
+    fn apply(&self, change: FileChange) -> Result<AddedFiles, CatalogError> {
         let mut state = self.state.write();
         let FileChange { remove, mut add, remove_spans, mut add_span, flushed_seq } = change;
         let mut next_id = state.next_id;
@@ -481,6 +482,8 @@ impl Catalog {
         Ok((add, add_span))
     }
 }
+
+type AddedFiles = (Option<Arc<FileMeta>>, Option<Arc<FileMeta>>);
 
 /// One catalog transaction over the file lists.
 #[derive(Default)]
