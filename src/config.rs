@@ -60,6 +60,15 @@ pub struct ServeArgs {
     /// Seconds a query may run before it ends as Timeout [default: 3600].
     #[arg(long, env = "FLUORO_QUERY_TIMEOUT_SECS")]
     pub query_timeout_secs: Option<u64>,
+    /// Days trace documents are kept [default: 30].
+    #[arg(long, env = "FLUORO_TRACE_RETENTION_DAYS")]
+    pub trace_retention_days: Option<u32>,
+    /// Longest GetTraceSummaries time range, seconds [default: 86400].
+    #[arg(long, env = "FLUORO_TRACE_MAX_SUMMARY_RANGE_SECS")]
+    pub trace_max_summary_range_secs: Option<u64>,
+    /// Largest segment document accepted, bytes [default: 65536].
+    #[arg(long, env = "FLUORO_TRACE_MAX_DOCUMENT_BYTES")]
+    pub trace_max_document_bytes: Option<usize>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -81,6 +90,9 @@ struct FileConfig {
     maintenance_interval_secs: Option<u64>,
     query_concurrency: Option<usize>,
     query_timeout_secs: Option<u64>,
+    trace_retention_days: Option<u32>,
+    trace_max_summary_range_secs: Option<u64>,
+    trace_max_document_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +106,8 @@ pub struct Settings {
     pub max_request_bytes: usize,
     pub store: fluoro_store::StoreConfig,
     pub queries: fluoro_query::cw_logs::QueryLimits,
+    pub traces: fluoro_collector::xray::TraceLimits,
+    pub trace_max_summary_range_secs: f64,
 }
 
 impl ServeArgs {
@@ -123,6 +137,15 @@ impl ServeArgs {
         if let Some(secs) = self.maintenance_interval_secs.or(file.maintenance_interval_secs) {
             store.maintenance_interval = Duration::from_secs(secs.max(1));
         }
+        let retention_days = self.trace_retention_days.or(file.trace_retention_days).unwrap_or(30);
+        if retention_days == 0 {
+            bail!("trace_retention_days must be at least 1");
+        }
+        store.trace_retention_days = retention_days;
+        let traces = fluoro_collector::xray::TraceLimits {
+            max_document_bytes: self.trace_max_document_bytes.or(file.trace_max_document_bytes).unwrap_or(65_536),
+            retention_days,
+        };
         if store.max_buffer_bytes < 2 << 20 {
             bail!("max_buffer_bytes must be at least 2 MiB (one PutLogEvents batch is up to 1 MiB)");
         }
@@ -145,6 +168,12 @@ impl ServeArgs {
                     self.query_timeout_secs.or(file.query_timeout_secs).unwrap_or(3600).max(1),
                 ),
             },
+            traces,
+            trace_max_summary_range_secs: self
+                .trace_max_summary_range_secs
+                .or(file.trace_max_summary_range_secs)
+                .unwrap_or(86_400)
+                .max(1) as f64,
         })
     }
 }

@@ -10,9 +10,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use fluoro_collector::cw_logs::LogsWriteApi;
+use fluoro_collector::xray::TracesWriteApi;
 use fluoro_proto::aws_json::{RequestContext, region_from_authorization};
+use fluoro_proto::xray::XrayError;
 use fluoro_proto::{AwsError, ErrorCode};
 use fluoro_query::cw_logs::LogsReadApi;
+use fluoro_query::xray::TracesReadApi;
 use fluoro_store::Metrics;
 
 const LOGS_TARGET_PREFIX: &str = "Logs_20140328.";
@@ -22,6 +25,8 @@ pub struct AppState {
     pub max_request_bytes: usize,
     pub logs_write: LogsWriteApi,
     pub logs_read: LogsReadApi,
+    pub traces_write: Arc<TracesWriteApi>,
+    pub traces_read: TracesReadApi,
     pub metrics: Metrics,
     pub account_id: String,
     pub region: String,
@@ -44,7 +49,123 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
-async fn aws_json(State(state): State<Arc<AppState>>, method: Method, headers: HeaderMap, body: Body) -> Response {
+/// The X-Ray daemon's TCP port: the whole X-Ray REST API on any path, unauthenticated.
+pub fn xray_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .fallback(|State(state): State<Arc<AppState>>, method: Method, uri: axum::http::Uri, body: Body| async move {
+            xray(&state, &method, uri.path(), body).await
+        })
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Every X-Ray operation path of the current model (spec traces.md §5.2).
+const XRAY_PATHS: &[&str] = &[
+    "/TraceSegments",
+    "/TelemetryRecords",
+    "/Traces",
+    "/TraceSummaries",
+    "/TraceGraph",
+    "/ServiceGraph",
+    "/TimeSeriesServiceStatistics",
+    "/GetSamplingRules",
+    "/SamplingTargets",
+    "/SamplingStatisticSummaries",
+    "/CreateSamplingRule",
+    "/UpdateSamplingRule",
+    "/DeleteSamplingRule",
+    "/CreateGroup",
+    "/GetGroup",
+    "/Groups",
+    "/UpdateGroup",
+    "/DeleteGroup",
+    "/InsightSummaries",
+    "/Insight",
+    "/InsightEvents",
+    "/InsightImpactGraph",
+    "/EncryptionConfig",
+    "/PutEncryptionConfig",
+    "/TagResource",
+    "/UntagResource",
+    "/ListTagsForResource",
+    "/PutResourcePolicy",
+    "/DeleteResourcePolicy",
+    "/ListResourcePolicies",
+    "/GetTraceSegmentDestination",
+    "/UpdateTraceSegmentDestination",
+    "/StartTraceRetrieval",
+    "/ListRetrievedTraces",
+    "/GetRetrievedTracesGraph",
+    "/CancelTraceRetrieval",
+    "/GetIndexingRules",
+    "/UpdateIndexingRule",
+];
+
+/// One X-Ray rest-json request: JSON body in, JSON out, errors with `x-amzn-ErrorType`.
+async fn xray(state: &AppState, method: &Method, path: &str, body: Body) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let label = if XRAY_PATHS.contains(&path) { format!("xray{path}") } else { "xray/unknown".to_owned() };
+    state.metrics.api_requests.with_label_values(&[&label]).inc();
+    let result = async {
+        if !XRAY_PATHS.contains(&path) {
+            return Err(XrayError::unknown_operation(path));
+        }
+        if method != Method::POST {
+            return Err(XrayError::invalid_request("X-Ray operations are POST requests"));
+        }
+        let bytes = axum::body::to_bytes(body, state.max_request_bytes).await.map_err(|_| {
+            XrayError::invalid_request(format!(
+                "Request body too large: the limit is {} bytes",
+                state.max_request_bytes
+            ))
+        })?;
+        let input: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| XrayError::invalid_request(format!("Malformed JSON body: {e}")))?
+        };
+        if !input.is_object() {
+            return Err(XrayError::invalid_request("The request body must be a JSON object"));
+        }
+        if let Some(result) = state.traces_write.handle(path, &input).await {
+            return result;
+        }
+        if let Some(result) = state.traces_read.handle(path, &input).await {
+            return result;
+        }
+        Err(XrayError::invalid_request(format!("The operation at {path} is not supported by this fluoro build")))
+    }
+    .await;
+    let (status, error_type, body) = match result {
+        Ok(value) => (StatusCode::OK, None, serde_json::to_vec(&value).expect("JSON values serialize")),
+        Err(error) => {
+            state.metrics.api_errors.with_label_values(&[&label, error.code]).inc();
+            tracing::debug!(path, code = error.code, message = %error.message, "x-ray request refused");
+            (StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST), Some(error.code), error.to_body())
+        }
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("x-amzn-requestid", HeaderValue::from_str(&request_id).expect("uuid is ASCII"));
+    if let Some(error_type) = error_type {
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+    }
+    response
+}
+
+async fn aws_json(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    // X-Ray is rest-json: a known path and no X-Amz-Target.
+    if !headers.contains_key("x-amz-target") && XRAY_PATHS.contains(&uri.path()) {
+        return xray(&state, &method, uri.path(), body).await;
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = axum::body::to_bytes(body, state.max_request_bytes).await;
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();

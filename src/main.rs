@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fluoro_collector::cw_logs::LogsWriteApi;
+use fluoro_collector::xray::TracesWriteApi;
 use fluoro_proto::logs::system_clock;
 use fluoro_query::cw_logs::LogsReadApi;
 use fluoro_store::{LogStore, Metrics};
@@ -49,10 +50,22 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let store = LogStore::open(settings.store.clone(), metrics.clone())
         .with_context(|| format!("opening the store in {}", settings.store.data_dir.display()))?;
     let clock = system_clock();
+    let traces_write = Arc::new(TracesWriteApi::new(store.clone(), clock.clone(), settings.traces.clone()));
+    let traces_read = fluoro_query::xray::TracesReadApi::new(
+        store.clone(),
+        clock.clone(),
+        fluoro_query::xray::TracesReadSettings {
+            account_id: settings.account_id.clone(),
+            region: settings.region.clone(),
+            max_summary_range_secs: settings.trace_max_summary_range_secs,
+        },
+    );
     let state = Arc::new(http::AppState {
         max_request_bytes: settings.max_request_bytes,
         logs_write: LogsWriteApi::new(store.clone(), clock.clone()),
         logs_read: LogsReadApi::new(store.clone(), clock.clone(), settings.queries),
+        traces_write: traces_write.clone(),
+        traces_read,
         metrics,
         account_id: settings.account_id.clone(),
         region: settings.region.clone(),
@@ -67,10 +80,10 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
 
     let listeners = [
-        (settings.http_addr, "http", http::router(state, native)),
+        (settings.http_addr, "http", http::router(state.clone(), native)),
         (settings.otlp_http_addr, "otlp-http", http::not_yet_served_http("OTLP over HTTP")),
         (settings.otlp_grpc_addr, "otlp-grpc", http::not_yet_served_grpc("OTLP over gRPC")),
-        (settings.xray_addr, "xray-tcp", http::not_yet_served_http("The X-Ray sampling proxy")),
+        (settings.xray_addr, "xray-tcp", http::xray_router(state)),
     ];
     for (addr, name, router) in listeners {
         let listener =
@@ -85,7 +98,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         });
     }
     let xray_udp = tokio::net::UdpSocket::bind(settings.xray_addr).await.context("binding xray-udp")?;
-    tasks.spawn(refuse_udp(xray_udp, cancel.clone()));
+    tasks.spawn(fluoro_collector::xray::udp::serve(xray_udp, traces_write, cancel.clone()));
     tasks.spawn(background(store.clone(), cancel.clone()));
     println!("fluoro listening on http://{}", settings.http_addr);
 
@@ -115,21 +128,6 @@ async fn background(store: Arc<LogStore>, cancel: CancellationToken) {
                 let now = system_clock()();
                 if let Err(error) = fluoro_store::maintenance::run_once(&store, now).await {
                     tracing::error!(%error, "maintenance failed; will retry");
-                }
-            }
-        }
-    }
-}
-
-/// X-Ray UDP segments are not ingested yet: say so in the log instead of dropping silently.
-async fn refuse_udp(socket: tokio::net::UdpSocket, cancel: CancellationToken) {
-    let mut buffer = vec![0u8; 65_536];
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            received = socket.recv_from(&mut buffer) => {
-                if let Ok((len, peer)) = received {
-                    tracing::warn!(%peer, len, "X-Ray UDP segments are not yet served by this fluoro build; datagram dropped");
                 }
             }
         }

@@ -32,11 +32,15 @@ cargo build --bin fluoro
 step "cargo test (unit, property and golden tests)"
 cargo test --workspace
 
-step "python venv with boto3, the aws CLI and pytest"
-if [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/aws" ]; then
+step "python venv with boto3, the aws CLI, the SDKs and pytest"
+if [ ! -x "$venv/bin/pip" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
+fi
+# Reinstall whenever the requirements change (the copy in the venv records what it holds).
+if ! cmp -s tests/e2e/requirements.txt "$venv/requirements.txt"; then
   "$venv/bin/pip" install --quiet -r tests/e2e/requirements.txt
+  cp tests/e2e/requirements.txt "$venv/requirements.txt"
 fi
 
 step "end-to-end tests"

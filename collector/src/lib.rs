@@ -2,3 +2,4 @@
 //! all of them end in `fluoro_store::LogStore::append`.
 
 pub mod cw_logs;
+pub mod xray;

@@ -7,5 +7,6 @@ pub mod insights;
 pub mod native;
 mod pattern_udf;
 pub mod sql;
+pub mod xray;
 
 pub use events::{EventQuery, StoredEvent, run_event_query};

@@ -1,0 +1,146 @@
+//! X-Ray ingest: `PutTraceSegments` and `PutTelemetryRecords` (rest-json), and the daemon's
+//! UDP protocol (`udp`). Every accepted document becomes one `SpanRow` through
+//! `LogStore::append_spans`: durable before the answer.
+
+pub mod udp;
+
+use std::sync::Arc;
+
+use fluoro_proto::logs::Clock;
+use fluoro_proto::xray::{DocumentError, SegmentDoc, XrayError, parse_documents};
+use fluoro_store::{AppendError, LogStore, SpanBatch, SpanRow};
+use serde_json::{Value, json};
+
+/// Most documents one PutTraceSegments call may carry.
+pub const MAX_DOCUMENTS_PER_CALL: usize = 1000;
+/// Documents may start at most this far in the future.
+const MAX_FUTURE_MS: i64 = 3_600_000;
+
+/// Ingest limits (`traces.*` settings).
+#[derive(Debug, Clone)]
+pub struct TraceLimits {
+    pub max_document_bytes: usize,
+    pub retention_days: u32,
+}
+
+impl Default for TraceLimits {
+    fn default() -> Self {
+        Self { max_document_bytes: fluoro_proto::xray::MAX_DOCUMENT_BYTES, retention_days: 30 }
+    }
+}
+
+/// The write half of the X-Ray API.
+pub struct TracesWriteApi {
+    store: Arc<LogStore>,
+    clock: Clock,
+    limits: TraceLimits,
+}
+
+impl TracesWriteApi {
+    pub fn new(store: Arc<LogStore>, clock: Clock, limits: TraceLimits) -> Self {
+        Self { store, clock, limits }
+    }
+
+    /// Runs the operation at `path` if it is one of this API's; `None` otherwise.
+    pub async fn handle(&self, path: &str, body: &Value) -> Option<Result<Value, XrayError>> {
+        Some(match path {
+            "/TraceSegments" => self.put_trace_segments(body).await,
+            "/TelemetryRecords" => self.put_telemetry_records(body),
+            _ => return None,
+        })
+    }
+
+    /// Validates one document text: §2.11 plus the accept window of §2.10.
+    pub fn validate(&self, text: &str) -> Result<Vec<SegmentDoc>, DocumentError> {
+        let docs = parse_documents(text, self.limits.max_document_bytes)?;
+        let now = (self.clock)();
+        let oldest = now - self.limits.retention_days as i64 * 86_400_000;
+        for doc in &docs {
+            let start_ms = doc.start_ns.div_euclid(1_000_000);
+            if start_ms < oldest || start_ms > now + MAX_FUTURE_MS {
+                return Err(DocumentError {
+                    code: "InvalidSegment",
+                    id: doc.id.to_string(),
+                    detail: "start_time is outside the accepted window (retention to one hour ahead)".into(),
+                });
+            }
+        }
+        Ok(docs)
+    }
+
+    /// Appends validated documents; durable when this returns `Ok`.
+    pub async fn append(&self, docs: Vec<SegmentDoc>) -> Result<(), AppendError> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let rows = docs.into_iter().map(span_row).collect();
+        self.store.append_spans(SpanBatch { ingestion_time: (self.clock)(), rows }).await.map(|_| ())
+    }
+
+    pub fn store(&self) -> &Arc<LogStore> {
+        &self.store
+    }
+
+    async fn put_trace_segments(&self, body: &Value) -> Result<Value, XrayError> {
+        let Some(list) = body.get("TraceSegmentDocuments") else {
+            return Err(XrayError::invalid_request("TraceSegmentDocuments is required"));
+        };
+        let Some(list) = list.as_array() else {
+            return Err(XrayError::invalid_request("TraceSegmentDocuments must be a list of strings"));
+        };
+        if list.is_empty() || list.len() > MAX_DOCUMENTS_PER_CALL {
+            return Err(XrayError::invalid_request(format!(
+                "TraceSegmentDocuments must hold 1 to {MAX_DOCUMENTS_PER_CALL} documents"
+            )));
+        }
+        let mut accepted = Vec::new();
+        let mut unprocessed = Vec::new();
+        for item in list {
+            let Some(text) = item.as_str() else {
+                return Err(XrayError::invalid_request("TraceSegmentDocuments must be a list of strings"));
+            };
+            match self.validate(text) {
+                Ok(docs) => accepted.extend(docs),
+                Err(error) => {
+                    self.store.metrics().spans_rejected.with_label_values(&["api", error.code]).inc();
+                    unprocessed.push(json!({"Id": error.id, "ErrorCode": error.code, "Message": error.message()}));
+                }
+            }
+        }
+        self.append(accepted).await.map_err(append_error)?;
+        Ok(json!({ "UnprocessedTraceSegments": unprocessed }))
+    }
+
+    /// Daemon telemetry: validated, counted, not stored.
+    fn put_telemetry_records(&self, body: &Value) -> Result<Value, XrayError> {
+        let records = body.get("TelemetryRecords").and_then(Value::as_array);
+        let Some(records) = records else {
+            return Err(XrayError::invalid_request("TelemetryRecords is required"));
+        };
+        for record in records {
+            if record.get("Timestamp").is_none() {
+                return Err(XrayError::invalid_request("TelemetryRecords[].Timestamp is required"));
+            }
+        }
+        Ok(json!({}))
+    }
+}
+
+pub fn append_error(error: AppendError) -> XrayError {
+    match error {
+        AppendError::Throttled { .. } => XrayError::throttled("Too much unflushed data; retry later"),
+        other => XrayError::new("ServiceUnavailableException", 503, other.to_string()),
+    }
+}
+
+fn span_row(doc: SegmentDoc) -> SpanRow {
+    SpanRow {
+        trace_id: doc.trace_id.0,
+        id: doc.id.0,
+        parent_id: doc.parent_id.map(|p| p.0),
+        start_ns: doc.start_ns,
+        end_ns: doc.end_ns,
+        name: doc.name,
+        document: doc.json,
+    }
+}

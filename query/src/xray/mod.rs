@@ -1,0 +1,465 @@
+//! The read half of the X-Ray API (rest-json, spec traces.md §5): trace retrieval, summaries
+//! with filter expressions, trace and service graphs, time series, groups, and the
+//! basic operations of §5.2.
+
+mod groups;
+mod load;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use fluoro_proto::logs::Clock;
+use fluoro_proto::xray::filter::{Filter, Selector};
+use fluoro_proto::xray::graph::{Graph, Stats, histogram_json, only_inferred};
+use fluoro_proto::xray::{Trace, TraceId, XrayError};
+use fluoro_store::LogStore;
+use serde_json::{Map, Value, json};
+
+pub use groups::GroupStore;
+
+/// Most trace ids BatchGetTraces and GetTraceGraph accept, and traces per page.
+const MAX_TRACE_IDS: usize = 100;
+const TRACES_PER_PAGE: usize = 5;
+const SUMMARIES_PER_PAGE: usize = 100;
+const SERVICES_PER_PAGE: usize = 1000;
+/// How long a NextToken stays valid.
+const TOKEN_TTL_MS: i64 = 86_400_000;
+
+/// Settings of the read side.
+#[derive(Debug, Clone)]
+pub struct TracesReadSettings {
+    pub account_id: String,
+    pub region: String,
+    /// `traces.max_summary_range`, seconds.
+    pub max_summary_range_secs: f64,
+}
+
+pub struct TracesReadApi {
+    store: Arc<LogStore>,
+    clock: Clock,
+    settings: TracesReadSettings,
+    groups: GroupStore,
+}
+
+impl TracesReadApi {
+    pub fn new(store: Arc<LogStore>, clock: Clock, settings: TracesReadSettings) -> Self {
+        let groups = GroupStore::new(store.catalog().clone(), settings.account_id.clone(), settings.region.clone());
+        Self { store, clock, settings, groups }
+    }
+
+    /// Runs the operation at `path` if it is one of this API's; `None` otherwise.
+    pub async fn handle(&self, path: &str, body: &Value) -> Option<Result<Value, XrayError>> {
+        let now = (self.clock)();
+        Some(match path {
+            "/Traces" => self.batch_get_traces(body, now).await,
+            "/TraceSummaries" => self.get_trace_summaries(body, now).await,
+            "/TraceGraph" => self.get_trace_graph(body, now).await,
+            "/ServiceGraph" => self.get_service_graph(body, now).await,
+            "/TimeSeriesServiceStatistics" => self.get_time_series(body, now).await,
+            "/CreateGroup" => self.groups.create(body),
+            "/GetGroup" => self.groups.get(body),
+            "/Groups" => self.groups.list(body),
+            "/UpdateGroup" => self.groups.update(body, now),
+            "/DeleteGroup" => self.groups.delete(body),
+            "/InsightSummaries" => insight_summaries(body),
+            "/Insight" | "/InsightEvents" | "/InsightImpactGraph" => insight(body),
+            "/EncryptionConfig" => Ok(self.groups.encryption_config()),
+            "/PutEncryptionConfig" => self.groups.put_encryption_config(body),
+            "/GetIndexingRules" => Ok(self.groups.indexing_rules()),
+            "/UpdateIndexingRule" => self.groups.update_indexing_rule(body, now),
+            "/GetTraceSegmentDestination" => Ok(self.groups.destination()),
+            "/UpdateTraceSegmentDestination" => self.groups.update_destination(body),
+            _ => return None,
+        })
+    }
+
+    pub fn groups(&self) -> &GroupStore {
+        &self.groups
+    }
+
+    fn account(&self) -> &str {
+        &self.settings.account_id
+    }
+
+    /// Parses `TraceIds`: (valid ids in order, malformed ones).
+    fn trace_ids(body: &Value) -> Result<(Vec<TraceId>, Vec<String>), XrayError> {
+        let list = body.get("TraceIds").and_then(Value::as_array);
+        let list = list.ok_or_else(|| XrayError::invalid_request("TraceIds is required (a list of trace ids)"))?;
+        if list.len() > MAX_TRACE_IDS {
+            return Err(XrayError::invalid_request(format!("TraceIds holds at most {MAX_TRACE_IDS} ids")));
+        }
+        let mut ids = Vec::new();
+        let mut unprocessed = Vec::new();
+        for item in list {
+            let text = item.as_str().ok_or_else(|| XrayError::invalid_request("TraceIds must be strings"))?;
+            match TraceId::parse_any(text) {
+                Some(id) if !ids.contains(&id) => ids.push(id),
+                Some(_) => {}
+                None => unprocessed.push(text.to_owned()),
+            }
+        }
+        Ok((ids, unprocessed))
+    }
+
+    async fn batch_get_traces(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
+        let (ids, unprocessed) = Self::trace_ids(body)?;
+        let print = fingerprint(&ids.iter().map(TraceId::to_xray).collect::<Vec<_>>().join(","));
+        let offset = read_token(body, &print, now)?;
+        let traces = load::by_ids(&self.store, &ids, self.account()).await?;
+        let found: Vec<&Trace> = ids.iter().filter_map(|id| traces.iter().find(|t| t.id == *id)).collect();
+        let page: Vec<Value> = found.iter().skip(offset).take(TRACES_PER_PAGE).map(|t| t.to_api(false)).collect();
+        let mut out = json!({"Traces": page, "UnprocessedTraceIds": unprocessed});
+        if offset + TRACES_PER_PAGE < found.len() {
+            out["NextToken"] = Value::from(make_token(offset + TRACES_PER_PAGE, &print, now));
+        }
+        Ok(out)
+    }
+
+    async fn get_trace_graph(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
+        let (ids, _) = Self::trace_ids(body)?;
+        let traces = load::by_ids(&self.store, &ids, self.account()).await?;
+        let mut graph = Graph::default();
+        for trace in &traces {
+            graph.add_trace(trace, f64::MIN, f64::MAX);
+        }
+        let print = fingerprint(&ids.iter().map(TraceId::to_xray).collect::<Vec<_>>().join(","));
+        page_services(graph.to_services(), body, &print, now, None)
+    }
+
+    fn time_range(body: &Value) -> Result<(f64, f64), XrayError> {
+        let start = body.get("StartTime").and_then(epoch_seconds);
+        let end = body.get("EndTime").and_then(epoch_seconds);
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(XrayError::invalid_request("StartTime and EndTime are required (epoch seconds)"));
+        };
+        if start >= end {
+            return Err(XrayError::invalid_request("StartTime must be before EndTime"));
+        }
+        Ok((start, end))
+    }
+
+    async fn get_trace_summaries(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
+        let (start, end) = Self::time_range(body)?;
+        if end - start > self.settings.max_summary_range_secs {
+            return Err(XrayError::invalid_request(format!(
+                "The time range is longer than the maximum of {} seconds",
+                self.settings.max_summary_range_secs
+            )));
+        }
+        let range_type = body.get("TimeRangeType").and_then(Value::as_str).unwrap_or("TraceId");
+        if !matches!(range_type, "TraceId" | "Event" | "Service") {
+            return Err(XrayError::invalid_request("TimeRangeType must be TraceId, Event or Service"));
+        }
+        let expression = body.get("FilterExpression").and_then(Value::as_str).unwrap_or_default();
+        let filter = self.groups.parse_filter(expression)?;
+        let sampling = body.get("Sampling").and_then(Value::as_bool).unwrap_or(false);
+        let strategy = body.get("SamplingStrategy");
+        let strategy_name = strategy.and_then(|s| s.get("Name")).and_then(Value::as_str).unwrap_or("FixedRate");
+        let strategy_value = strategy.and_then(|s| s.get("Value")).and_then(Value::as_f64).unwrap_or(0.1);
+        let print = fingerprint(&format!(
+            "{start}|{end}|{range_type}|{expression}|{sampling}|{strategy_name}|{strategy_value}"
+        ));
+        let offset = read_token(body, &print, now)?;
+
+        // PartialScan reads only the newest fraction of the range.
+        let scan_start = if sampling && strategy_name == "PartialScan" {
+            end - (end - start) * strategy_value.clamp(0.0, 1.0)
+        } else {
+            start
+        };
+        let margin = load::WINDOW_MARGIN_MS;
+        let traces = load::in_window(
+            &self.store,
+            (scan_start * 1000.0) as i64 - margin,
+            (end * 1000.0) as i64 + margin,
+            self.account(),
+        )
+        .await?;
+        let mut selected: Vec<(f64, Option<f64>, &Trace)> = Vec::new();
+        for trace in &traces {
+            if only_inferred(trace) {
+                continue;
+            }
+            let Some((time, matched)) = selection_time(trace, range_type, scan_start, end) else { continue };
+            if sampling && strategy_name == "FixedRate" && !fixed_rate_keeps(&trace.id, strategy_value) {
+                continue;
+            }
+            selected.push((time, matched, trace));
+        }
+        // Newest first; ties by id so pages are stable.
+        selected.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.id.cmp(&b.2.id)));
+        let processed_page: Vec<&(f64, Option<f64>, &Trace)> =
+            selected.iter().skip(offset).take(SUMMARIES_PER_PAGE).collect();
+        let summaries: Vec<Value> = processed_page
+            .iter()
+            .filter(|(_, _, t)| filter.matches(t))
+            .map(|(_, matched, t)| t.summary(*matched))
+            .collect();
+        let approximate = processed_page.last().map_or(start, |(time, _, _)| *time);
+        let mut out = json!({
+            "TraceSummaries": summaries,
+            "ApproximateTime": approximate,
+            "TracesProcessedCount": processed_page.len(),
+        });
+        if offset + SUMMARIES_PER_PAGE < selected.len() {
+            out["NextToken"] = Value::from(make_token(offset + SUMMARIES_PER_PAGE, &print, now));
+        }
+        Ok(out)
+    }
+
+    /// Traces of a graph window, filtered by the request's group.
+    async fn graph_traces(&self, body: &Value, start: f64, end: f64) -> Result<(Vec<Trace>, bool), XrayError> {
+        let group = self.groups.resolve_request_group(body)?;
+        let margin = load::WINDOW_MARGIN_MS;
+        let traces = load::in_window(
+            &self.store,
+            (start * 1000.0) as i64 - margin,
+            (end * 1000.0) as i64 + margin,
+            self.account(),
+        )
+        .await?;
+        let Some(group) = group else {
+            return Ok((traces, false));
+        };
+        let filter = self.groups.parse_filter(group.filter.as_deref().unwrap_or_default())?;
+        let old_versions = group.changed_after(start);
+        Ok((traces.into_iter().filter(|t| filter.matches(t)).collect(), old_versions))
+    }
+
+    async fn get_service_graph(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
+        let (start, end) = Self::time_range(body)?;
+        let (traces, old_versions) = self.graph_traces(body, start, end).await?;
+        let mut graph = Graph::default();
+        for trace in &traces {
+            graph.add_trace(trace, start, end);
+        }
+        let print = fingerprint(&format!("graph|{start}|{end}|{body}"));
+        let mut out = page_services(graph.to_services(), body, &print, now, Some(old_versions))?;
+        out["StartTime"] = Value::from(start);
+        out["EndTime"] = Value::from(end);
+        Ok(out)
+    }
+
+    async fn get_time_series(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
+        let (start, end) = Self::time_range(body)?;
+        let period = match body.get("Period") {
+            None | Some(Value::Null) => 60,
+            Some(v) => v.as_i64().ok_or_else(|| XrayError::invalid_request("Period must be an integer"))?,
+        };
+        if !(60..=3600).contains(&period) || period % 60 != 0 {
+            return Err(XrayError::invalid_request("Period must be a multiple of 60 seconds, at most 3600"));
+        }
+        let selector = match body.get("EntitySelectorExpression").and_then(Value::as_str) {
+            None => None,
+            Some(text) if text.is_empty() || text.chars().count() > 500 => {
+                return Err(XrayError::invalid_request("EntitySelectorExpression must hold 1 to 500 characters"));
+            }
+            Some(text) => Some(Filter::selector(text).map_err(|e| XrayError::invalid_request(e.to_string()))?),
+        };
+        if body.get("ForecastStatistics").and_then(Value::as_bool) == Some(true) {
+            let id_selector = body
+                .get("EntitySelectorExpression")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.trim_start().starts_with("id("));
+            if !id_selector {
+                return Err(XrayError::invalid_request("ForecastStatistics requires an id(...) entity selector"));
+            }
+        }
+        let (traces, old_versions) = self.graph_traces(body, start, end).await?;
+        let period = period as f64;
+        let first = (start / period).floor() * period;
+        let mut buckets: Vec<Value> = Vec::new();
+        let mut bucket_start = first;
+        while bucket_start < end {
+            let (lo, hi) = (bucket_start.max(start), (bucket_start + period).min(end));
+            let mut graph = Graph::default();
+            for trace in &traces {
+                graph.add_trace(trace, lo, hi);
+            }
+            if let Some(entry) = series_entry(&graph, selector.as_ref(), bucket_start) {
+                buckets.push(entry);
+            }
+            bucket_start += period;
+        }
+        let print = fingerprint(&format!("series|{body}"));
+        let offset = read_token(body, &print, now)?;
+        let mut out = json!({
+            "TimeSeriesServiceStatistics": buckets.iter().skip(offset).take(SERVICES_PER_PAGE).cloned().collect::<Vec<_>>(),
+            "ContainsOldGroupVersions": old_versions,
+        });
+        if offset + SERVICES_PER_PAGE < buckets.len() {
+            out["NextToken"] = Value::from(make_token(offset + SERVICES_PER_PAGE, &print, now));
+        }
+        Ok(out)
+    }
+}
+
+/// One `TimeSeriesServiceStatistics` element, or `None` when the bucket has no data.
+fn series_entry(graph: &Graph, selector: Option<&Selector>, bucket: f64) -> Option<Value> {
+    let mut stats = Stats::default();
+    let mut found = false;
+    let service = matches!(selector, Some(Selector::Service(_)));
+    match selector {
+        Some(Selector::Service(node)) => {
+            for (key, acc) in &graph.nodes {
+                if node.matches(&key.name, key.node_type.as_deref(), key.account_id.as_deref()) {
+                    stats.merge(&acc.stats);
+                    found = true;
+                }
+            }
+        }
+        Some(Selector::Edge(from, to)) => {
+            for ((caller, callee), acc) in &graph.edges {
+                let caller_ok = caller
+                    .as_ref()
+                    .is_some_and(|c| from.matches(&c.name, c.node_type.as_deref(), c.account_id.as_deref()));
+                if caller_ok && to.matches(&callee.name, callee.node_type.as_deref(), callee.account_id.as_deref()) {
+                    stats.merge(&acc.stats);
+                    found = true;
+                }
+            }
+        }
+        None => {
+            for ((caller, _), acc) in &graph.edges {
+                if caller.is_none() {
+                    stats.merge(&acc.stats);
+                    found = true;
+                }
+            }
+        }
+    }
+    if !found || stats.total() == 0 {
+        return None;
+    }
+    let mut entry = Map::new();
+    entry.insert("Timestamp".into(), Value::from(bucket));
+    let key = if service { "ServiceSummaryStatistics" } else { "EdgeSummaryStatistics" };
+    entry.insert(key.into(), stats.summary_json());
+    entry.insert("ResponseTimeHistogram".into(), histogram_json(&stats.response_times));
+    Some(Value::Object(entry))
+}
+
+/// §5.4 selection time of a trace, and `MatchedEventTime` for `Event`.
+fn selection_time(trace: &Trace, range_type: &str, start: f64, end: f64) -> Option<(f64, Option<f64>)> {
+    match range_type {
+        "Event" => {
+            if !(trace.start < end && trace.end >= start) {
+                return None;
+            }
+            let matched = trace
+                .real_entities()
+                .filter(|e| e.kind != fluoro_proto::xray::trace::EntityKind::Subsegment || e.container.is_none())
+                .map(|e| e.end.unwrap_or(e.start))
+                .filter(|t| *t >= start && *t < end)
+                .fold(None, |acc: Option<f64>, t| Some(acc.map_or(t, |a| a.max(t))));
+            let matched = matched.unwrap_or(trace.end.min(end));
+            Some((matched, Some(matched)))
+        }
+        "Service" => {
+            let ends = trace
+                .real_entities()
+                .filter(|e| e.kind == fluoro_proto::xray::trace::EntityKind::Segment)
+                .map(|e| e.end.unwrap_or(e.start))
+                .filter(|t| *t >= start && *t < end)
+                .fold(None, |acc: Option<f64>, t| Some(acc.map_or(t, |a| a.max(t))));
+            ends.map(|t| (t, None))
+        }
+        _ => {
+            let time = trace.trace_time();
+            (time >= start && time < end).then_some((time, None))
+        }
+    }
+}
+
+/// `Sampling` with `FixedRate v`: keep traces whose FNV-1a hash of the X-Ray id falls below v.
+fn fixed_rate_keeps(id: &TraceId, rate: f64) -> bool {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.to_xray().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash as f64 / 18_446_744_073_709_551_616.0) < rate
+}
+
+fn page_services(
+    services: Vec<Value>,
+    body: &Value,
+    print: &str,
+    now: i64,
+    old_versions: Option<bool>,
+) -> Result<Value, XrayError> {
+    let offset = read_token(body, print, now)?;
+    let total = services.len();
+    let page: Vec<Value> = services.into_iter().skip(offset).take(SERVICES_PER_PAGE).collect();
+    let mut out = json!({ "Services": page });
+    if let Some(old) = old_versions {
+        out["ContainsOldGroupVersions"] = Value::from(old);
+    }
+    if offset + SERVICES_PER_PAGE < total {
+        out["NextToken"] = Value::from(make_token(offset + SERVICES_PER_PAGE, print, now));
+    }
+    Ok(out)
+}
+
+fn insight_summaries(body: &Value) -> Result<Value, XrayError> {
+    if let Some(states) = body.get("States") {
+        let ok = states
+            .as_array()
+            .is_some_and(|s| s.len() <= 1 && s.iter().all(|v| matches!(v.as_str(), Some("ACTIVE" | "CLOSED"))));
+        if !ok {
+            return Err(XrayError::invalid_request("States holds at most one of ACTIVE, CLOSED"));
+        }
+    }
+    if let Some(max) = body.get("MaxResults")
+        && !max.as_i64().is_some_and(|m| (1..=100).contains(&m))
+    {
+        return Err(XrayError::invalid_request("MaxResults must be between 1 and 100"));
+    }
+    Ok(json!({"InsightSummaries": []}))
+}
+
+fn insight(body: &Value) -> Result<Value, XrayError> {
+    if body.get("InsightId").and_then(Value::as_str).is_none() {
+        return Err(XrayError::invalid_request("InsightId is required"));
+    }
+    Err(XrayError::invalid_request("insight not found: fluoro generates no insights"))
+}
+
+/// Request timestamps: epoch seconds (number) or ISO-8601 text.
+pub fn epoch_seconds(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis() as f64 / 1000.0),
+        _ => None,
+    }
+}
+
+fn fingerprint(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// NextToken: base64url of a versioned JSON cursor (offset, request fingerprint, issue time).
+fn make_token(offset: usize, print: &str, now: i64) -> String {
+    let cursor = json!({"v": 1, "o": offset, "f": print, "t": now});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cursor.to_string())
+}
+
+/// The offset of the request's NextToken (0 without one).
+fn read_token(body: &Value, print: &str, now: i64) -> Result<usize, XrayError> {
+    let Some(token) = body.get("NextToken").and_then(Value::as_str) else {
+        return Ok(0);
+    };
+    let invalid = || XrayError::invalid_request("NextToken is invalid or expired");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let cursor: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let issued = cursor["t"].as_i64().ok_or_else(invalid)?;
+    if cursor["v"] != 1 || cursor["f"] != print || now - issued > TOKEN_TTL_MS {
+        return Err(invalid());
+    }
+    cursor["o"].as_u64().map(|o| o as usize).ok_or_else(invalid)
+}
