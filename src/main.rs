@@ -50,7 +50,13 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let store = LogStore::open(settings.store.clone(), metrics.clone())
         .with_context(|| format!("opening the store in {}", settings.store.data_dir.display()))?;
     let clock = system_clock();
-    let traces_write = Arc::new(TracesWriteApi::new(store.clone(), clock.clone(), settings.traces.clone()));
+    let traces_write = Arc::new(TracesWriteApi::new(
+        store.clone(),
+        clock.clone(),
+        settings.traces.clone(),
+        settings.region.clone(),
+        settings.account_id.clone(),
+    ));
     let traces_read = fluoro_query::xray::TracesReadApi::new(
         store.clone(),
         clock.clone(),

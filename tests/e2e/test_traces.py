@@ -304,3 +304,80 @@ def test_the_xray_sdk_over_udp(fluoro, xray):
     found = summaries(xray, StartTime=now - 600, EndTime=now + 60,
                       FilterExpression='service("inventory.example.net") { fault }')
     assert [s["Id"] for s in found] == [trace_id]
+
+
+def test_sampling_rules_targets_and_tags(fluoro, xray):
+    rule = dict(RuleName="never-orders", ResourceARN="*", Priority=1, FixedRate=0.0, ReservoirSize=0,
+                ServiceName="orders-sampled", ServiceType="*", Host="*", HTTPMethod="*", URLPath="*", Version=1)
+    record = xray.create_sampling_rule(SamplingRule=rule, Tags=[{"Key": "team", "Value": "a"}])["SamplingRuleRecord"]
+    arn = record["SamplingRule"]["RuleARN"]
+    assert arn.endswith(":sampling-rule/never-orders")
+    records = xray.get_sampling_rules()["SamplingRuleRecords"]
+    assert [r["SamplingRule"]["RuleName"] for r in records] == ["never-orders", "Default"]
+    assert records[1]["SamplingRule"]["FixedRate"] == 0.05 and records[1]["SamplingRule"]["ReservoirSize"] == 1
+    assert xray.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "a"}]
+    xray.tag_resource(ResourceARN=arn, Tags=[{"Key": "env", "Value": "test"}])
+    xray.untag_resource(ResourceARN=arn, TagKeys=["team"])
+    assert xray.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "env", "Value": "test"}]
+    updated = xray.update_sampling_rule(SamplingRuleUpdate={"RuleARN": arn, "Priority": 2})["SamplingRuleRecord"]
+    assert updated["SamplingRule"]["Priority"] == 2 and updated["ModifiedAt"] >= updated["CreatedAt"]
+    xray.update_sampling_rule(SamplingRuleUpdate={"RuleName": "Default", "FixedRate": 0.1})
+    for call, kwargs, code in [
+        (xray.create_sampling_rule, {"SamplingRule": rule}, "InvalidRequestException"),
+        (xray.create_sampling_rule, {"SamplingRule": dict(rule, RuleName="v2", Version=2)}, "InvalidRequestException"),
+        (xray.update_sampling_rule, {"SamplingRuleUpdate": {"RuleName": "Default", "ServiceName": "x"}}, "InvalidRequestException"),
+        (xray.delete_sampling_rule, {"RuleName": "Default"}, "InvalidRequestException"),
+        (xray.delete_sampling_rule, {"RuleName": "nope"}, "InvalidRequestException"),
+        (xray.list_tags_for_resource, {"ResourceARN": "arn:aws:xray:us-east-1:000000000000:group/nope/X"}, "ResourceNotFoundException"),
+        (xray.tag_resource, {"ResourceARN": arn, "Tags": [{"Key": "aws:x", "Value": "y"}]}, "InvalidRequestException"),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call(**kwargs)
+        assert e.value.response["Error"]["Code"] == code, kwargs
+
+    now = int(time.time())
+    targets = xray.get_sampling_targets(SamplingStatisticsDocuments=[
+        {"RuleName": "Default", "ClientID": "a" * 24, "Timestamp": now, "RequestCount": 10, "SampledCount": 1},
+        {"RuleName": "Default", "ClientID": "b" * 24, "Timestamp": now, "RequestCount": 30, "SampledCount": 1},
+        {"RuleName": "nope", "ClientID": "c" * 24, "Timestamp": now, "RequestCount": 1, "SampledCount": 0},
+    ])
+    quotas = [t["ReservoirQuota"] for t in targets["SamplingTargetDocuments"]]
+    assert sum(quotas) <= 2 and quotas[1] == 1, quotas  # the reservoir (1/s) goes to the busier client
+    assert targets["SamplingTargetDocuments"][0]["FixedRate"] == 0.1
+    assert targets["UnprocessedStatistics"] == [{"RuleName": "nope", "ErrorCode": "ResourceNotFound", "Message": "Rule not found"}]
+    assert targets["LastRuleModification"].timestamp() > 0
+    summaries_out = xray.get_sampling_statistic_summaries()["SamplingStatisticSummaries"]
+    assert summaries_out[0]["RuleName"] == "Default" and summaries_out[0]["RequestCount"] == 40
+
+    deleted = xray.delete_sampling_rule(RuleName="never-orders")["SamplingRuleRecord"]
+    assert deleted["SamplingRule"]["RuleName"] == "never-orders"
+    assert [r["SamplingRule"]["RuleName"] for r in xray.get_sampling_rules()["SamplingRuleRecords"]] == ["Default"]
+
+
+def test_the_sdk_polls_rules_and_targets_through_the_tcp_proxy(fluoro, xray):
+    from aws_xray_sdk.core.recorder import AWSXRayRecorder
+
+    for name, rate in (("never-polled", 0.0), ("always-polled", 1.0)):
+        xray.create_sampling_rule(SamplingRule=dict(
+            RuleName=name, ResourceARN="*", Priority=1 if rate == 0 else 2, FixedRate=rate, ReservoirSize=0,
+            ServiceName=name, ServiceType="*", Host="*", HTTPMethod="*", URLPath="*", Version=1))
+    recorder = AWSXRayRecorder()
+    recorder.configure(daemon_address="127.0.0.1:%d" % fluoro.ports["xray"], sampling=True, context_missing="LOG_ERROR")
+    recorder.begin_segment("always-polled")  # starts the pollers
+    recorder.end_segment()
+    assert wait_until(lambda: metric(fluoro, 'fluoro_api_requests_total{operation="xray/GetSamplingRules"}') >= 1, timeout=10)
+    time.sleep(0.5)
+    never = recorder.begin_segment("never-polled")
+    assert never.sampled is False
+    recorder.end_segment()
+    always = recorder.begin_segment("always-polled")
+    assert always.sampled is True
+    trace_id = always.trace_id
+    recorder.end_segment()
+    assert wait_until(lambda: xray.batch_get_traces(TraceIds=[trace_id])["Traces"], timeout=10)
+    # The target poller reports matched rules every ~10 s through /SamplingTargets.
+    def reported():
+        out = xray.get_sampling_statistic_summaries()["SamplingStatisticSummaries"]
+        return {s["RuleName"]: s["RequestCount"] for s in out}
+    counts = wait_until(lambda: (lambda r: r if "never-polled" in r else None)(reported()), timeout=25)
+    assert counts and counts["never-polled"] >= 1 and counts["always-polled"] >= 1, counts

@@ -2,6 +2,7 @@
 //! UDP protocol (`udp`). Every accepted document becomes one `SpanRow` through
 //! `LogStore::append_spans`: durable before the answer.
 
+pub mod sampling;
 pub mod udp;
 
 use std::sync::Arc;
@@ -34,11 +35,13 @@ pub struct TracesWriteApi {
     store: Arc<LogStore>,
     clock: Clock,
     limits: TraceLimits,
+    sampling: sampling::SamplingApi,
 }
 
 impl TracesWriteApi {
-    pub fn new(store: Arc<LogStore>, clock: Clock, limits: TraceLimits) -> Self {
-        Self { store, clock, limits }
+    pub fn new(store: Arc<LogStore>, clock: Clock, limits: TraceLimits, region: String, account_id: String) -> Self {
+        let sampling = sampling::SamplingApi::new(store.catalog().clone(), clock.clone(), region, account_id);
+        Self { store, clock, limits, sampling }
     }
 
     /// Runs the operation at `path` if it is one of this API's; `None` otherwise.
@@ -46,7 +49,7 @@ impl TracesWriteApi {
         Some(match path {
             "/TraceSegments" => self.put_trace_segments(body).await,
             "/TelemetryRecords" => self.put_telemetry_records(body),
-            _ => return None,
+            _ => return self.sampling.handle(path, body),
         })
     }
 

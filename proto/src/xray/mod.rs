@@ -9,6 +9,7 @@ pub mod filter;
 pub mod graph;
 pub mod ids;
 pub mod rootcause;
+pub mod sampling;
 pub mod schema;
 pub mod summary;
 pub mod trace;

@@ -9,7 +9,8 @@ use fluoro_store::Catalog;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-const GROUPS: &str = "xray-groups";
+use fluoro_proto::xray::sampling::{GROUPS_DOC_KIND as GROUPS, TAGS_DOC_KIND, parse_tags};
+
 const SETTINGS: &str = "xray-settings";
 const MAX_GROUPS: usize = 25;
 const DEFAULT: &str = "Default";
@@ -167,6 +168,13 @@ impl GroupStore {
             notifications_enabled: flag("NotificationsEnabled"),
             filter_changes: Vec::new(),
         };
+        if let Some(tags) = body.get("Tags") {
+            let tags = parse_tags(tags, &group.arn)?;
+            if !tags.is_empty() {
+                let bytes = Value::Object(tags).to_string();
+                self.catalog.put_doc(TAGS_DOC_KIND, &group.arn, bytes.as_bytes()).map_err(storage)?;
+            }
+        }
         self.save(&group)?;
         Ok(json!({"Group": group.to_api()}))
     }
@@ -236,6 +244,7 @@ impl GroupStore {
             return Err(XrayError::invalid_request("The Default group cannot be deleted"));
         }
         self.catalog.delete_doc(GROUPS, &group.name).map_err(storage)?;
+        self.catalog.delete_doc(TAGS_DOC_KIND, &group.arn).map_err(storage)?;
         Ok(json!({}))
     }
 
