@@ -238,7 +238,7 @@ impl SamplingApi {
             return Err(XrayError::invalid_request("SamplingStatisticsDocuments holds at most 25 documents"));
         }
         if let Some(boost) = body.get("SamplingBoostStatisticsDocuments")
-            && !boost.as_array().is_some_and(|b| b.len() <= 25)
+            && boost.as_array().is_none_or(|b| b.len() > 25)
         {
             return Err(XrayError::invalid_request("SamplingBoostStatisticsDocuments holds at most 25 documents"));
         }
