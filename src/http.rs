@@ -238,19 +238,3 @@ pub fn not_yet_served_http(what: &'static str) -> Router {
         (StatusCode::NOT_IMPLEMENTED, format!("{what} is not yet served by this fluoro build\n"))
     })
 }
-
-/// A gRPC listener for a service not served yet: every call ends with status UNIMPLEMENTED.
-pub fn not_yet_served_grpc(what: &'static str) -> Router {
-    Router::new().fallback(move || async move {
-        let mut response = StatusCode::OK.into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert("grpc-status", HeaderValue::from_static("12"));
-        headers.insert(
-            "grpc-message",
-            HeaderValue::from_str(&format!("{what} is not yet served by this fluoro build").replace(' ', "%20"))
-                .expect("ASCII"),
-        );
-        response
-    })
-}

@@ -85,10 +85,17 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
 
+    let otlp_traces = fluoro_collector::otlp::traces::OtlpTraces::new(traces_write.clone());
+    let otlp_http = fluoro_collector::otlp::traces::http_routes(otlp_traces.clone())
+        .merge(http::not_yet_served_http("OTLP metrics and logs"));
     let listeners = [
-        (settings.http_addr, "http", http::router(state.clone(), native)),
-        (settings.otlp_http_addr, "otlp-http", http::not_yet_served_http("OTLP over HTTP")),
-        (settings.otlp_grpc_addr, "otlp-grpc", http::not_yet_served_grpc("OTLP over gRPC")),
+        (
+            settings.http_addr,
+            "http",
+            http::router(state.clone(), native.merge(fluoro_collector::otlp::traces::http_routes(otlp_traces.clone()))),
+        ),
+        (settings.otlp_http_addr, "otlp-http", otlp_http),
+        (settings.otlp_grpc_addr, "otlp-grpc", fluoro_collector::otlp::traces::grpc_routes(otlp_traces)),
         (settings.xray_addr, "xray-tcp", http::xray_router(state)),
     ];
     for (addr, name, router) in listeners {

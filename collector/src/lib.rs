@@ -2,4 +2,5 @@
 //! all of them end in `fluoro_store::LogStore::append`.
 
 pub mod cw_logs;
+pub mod otlp;
 pub mod xray;

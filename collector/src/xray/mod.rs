@@ -56,19 +56,25 @@ impl TracesWriteApi {
     /// Validates one document text: §2.11 plus the accept window of §2.10.
     pub fn validate(&self, text: &str) -> Result<Vec<SegmentDoc>, DocumentError> {
         let docs = parse_documents(text, self.limits.max_document_bytes)?;
-        let now = (self.clock)();
-        let oldest = now - self.limits.retention_days as i64 * 86_400_000;
         for doc in &docs {
-            let start_ms = doc.start_ns.div_euclid(1_000_000);
-            if start_ms < oldest || start_ms > now + MAX_FUTURE_MS {
-                return Err(DocumentError {
-                    code: "InvalidSegment",
-                    id: doc.id.to_string(),
-                    detail: "start_time is outside the accepted window (retention to one hour ahead)".into(),
-                });
-            }
+            self.check_window(doc)?;
         }
         Ok(docs)
+    }
+
+    /// Documents start within retention and at most an hour ahead.
+    pub fn check_window(&self, doc: &SegmentDoc) -> Result<(), DocumentError> {
+        let now = (self.clock)();
+        let oldest = now - self.limits.retention_days as i64 * 86_400_000;
+        let start_ms = doc.start_ns.div_euclid(1_000_000);
+        if start_ms < oldest || start_ms > now + MAX_FUTURE_MS {
+            return Err(DocumentError {
+                code: "InvalidSegment",
+                id: doc.id.to_string(),
+                detail: "start_time is outside the accepted window (retention to one hour ahead)".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Appends validated documents; durable when this returns `Ok`.

@@ -1314,9 +1314,19 @@ fn annotation_values<'t>(key: &str, trace: &'t Trace, ctx: &Ctx<'_>) -> Vec<&'t 
         Ctx::Edge(call) => Some(call.caller_entity.into_iter().collect()),
         _ => Some(Vec::new()),
     };
-    indexed
+    let mut values: Vec<&Value> = indexed
         .into_iter()
         .filter(|a| a.key == key && allowed.as_ref().is_none_or(|set| set.contains(&a.entity)))
         .map(|a| a.value)
-        .collect()
+        .collect();
+    // OTLP spans: every scalar attribute is filterable by its original key.
+    for (i, entity) in trace.entities.iter().enumerate() {
+        if allowed.as_ref().is_some_and(|set| !set.contains(&i)) {
+            continue;
+        }
+        if let Some(value) = entity.value_at(&[super::otlp::OTEL_ATTRIBUTES, key]) {
+            values.push(value);
+        }
+    }
+    values
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod filter;
 pub mod graph;
 pub mod ids;
+pub mod otlp;
 pub mod rootcause;
 pub mod sampling;
 pub mod schema;

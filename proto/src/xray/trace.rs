@@ -267,6 +267,7 @@ impl Trace {
     pub fn compiled_document(&self, entity: usize) -> Value {
         let e = &self.entities[entity];
         let mut doc = e.doc.clone();
+        doc.remove(super::otlp::OTEL_ATTRIBUTES);
         if e.kind == EntityKind::Subsegment && e.container.is_some() {
             for key in ["type", "trace_id", "parent_id"] {
                 doc.remove(key);

@@ -1,0 +1,155 @@
+//! OTLP ingest over gRPC and HTTP (spec traces.md §8.1–8.2). The transport rules (content
+//! types, gzip, size limits, partial success, `google.rpc.Status` errors, backpressure with
+//! Retry-After) live here; each signal converts its request and appends it to the store.
+
+pub mod traces;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// `otlp.max_request_bytes` defaults: decompressed HTTP bodies and gRPC messages.
+pub const MAX_HTTP_BYTES: usize = 64 << 20;
+pub const MAX_GRPC_BYTES: usize = 16 << 20;
+/// Seconds a throttled client is told to wait.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// The wire encoding of an OTLP/HTTP request (and of its response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+/// `google.rpc.Status`, the body of OTLP/HTTP errors.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// Why an OTLP/HTTP request failed, as the response it gets.
+#[derive(Debug)]
+pub struct HttpFailure {
+    pub status: StatusCode,
+    pub message: String,
+    /// gRPC code in the `google.rpc.Status` body.
+    pub code: i32,
+}
+
+impl HttpFailure {
+    pub fn new(status: StatusCode, code: i32, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), code }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 3, message)
+    }
+
+    pub fn throttled() -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, 14, "ingest is over capacity; retry later")
+    }
+
+    pub fn into_response(self, encoding: Encoding) -> Response {
+        let status = RpcStatus { code: self.code, message: self.message };
+        let mut response = match encoding {
+            Encoding::Protobuf => {
+                let body = prost::Message::encode_to_vec(&status);
+                (self.status, [(header::CONTENT_TYPE, "application/x-protobuf")], body).into_response()
+            }
+            Encoding::Json => {
+                let body = serde_json::json!({"code": status.code, "message": status.message}).to_string();
+                (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }
+        };
+        if matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}
+
+/// Checks the content type and encoding, reads and decompresses the body within `limit`.
+pub async fn read_request(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(Encoding, Bytes), (Encoding, HttpFailure)> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let encoding = match essence.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
+        "application/json" => Encoding::Json,
+        _ => {
+            return Err((
+                Encoding::Json,
+                HttpFailure::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    3,
+                    format!(
+                        "unsupported content type {content_type:?}: use application/x-protobuf or application/json"
+                    ),
+                ),
+            ));
+        }
+    };
+    let compression = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
+    let gzip = match compression.trim().to_ascii_lowercase().as_str() {
+        "gzip" => true,
+        "identity" | "" => false,
+        other => {
+            return Err((
+                encoding,
+                HttpFailure::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    3,
+                    format!("unsupported content encoding {other:?}"),
+                ),
+            ));
+        }
+    };
+    let too_large =
+        || HttpFailure::new(StatusCode::PAYLOAD_TOO_LARGE, 8, format!("the request is larger than {limit} bytes"));
+    let raw = axum::body::to_bytes(body, limit).await.map_err(|_| (encoding, too_large()))?;
+    if !gzip {
+        return Ok((encoding, raw));
+    }
+    let bytes = gunzip(&raw, limit).map_err(|e| match e {
+        GunzipError::TooLarge => (encoding, too_large()),
+        GunzipError::Invalid(message) => (encoding, HttpFailure::bad_request(format!("invalid gzip body: {message}"))),
+    })?;
+    Ok((encoding, Bytes::from(bytes)))
+}
+
+pub enum GunzipError {
+    TooLarge,
+    Invalid(String),
+}
+
+/// Decompresses at most `limit` bytes: a decompression bomb stops at the cap.
+pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::MultiGzDecoder::new(data).take(limit as u64 + 1);
+    decoder.read_to_end(&mut out).map_err(|e| GunzipError::Invalid(e.to_string()))?;
+    if out.len() > limit {
+        return Err(GunzipError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// An OTLP success response in the request's encoding (`json` is the JSON form of `message`:
+/// OTLP/JSON writes 64-bit integers as strings and leaves out empty fields).
+pub fn success<M: prost::Message>(encoding: Encoding, message: &M, json: serde_json::Value) -> Response {
+    match encoding {
+        Encoding::Protobuf => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-protobuf")], message.encode_to_vec())
+                .into_response()
+        }
+        Encoding::Json => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response()
+        }
+    }
+}
