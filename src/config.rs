@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// Longest GetTraceSummaries time range, seconds [default: 86400].
     #[arg(long, env = "FLUORO_TRACE_MAX_SUMMARY_RANGE_SECS")]
     pub trace_max_summary_range_secs: Option<u64>,
+    /// Seconds without new documents before a service-map minute is rolled up [default: 60].
+    #[arg(long, env = "FLUORO_TRACE_SETTLE_SECS")]
+    pub trace_settle_secs: Option<u64>,
     /// Largest segment document accepted, bytes [default: 65536].
     #[arg(long, env = "FLUORO_TRACE_MAX_DOCUMENT_BYTES")]
     pub trace_max_document_bytes: Option<usize>,
@@ -93,6 +96,7 @@ struct FileConfig {
     trace_retention_days: Option<u32>,
     trace_max_summary_range_secs: Option<u64>,
     trace_max_document_bytes: Option<usize>,
+    trace_settle_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +112,7 @@ pub struct Settings {
     pub queries: fluoro_query::cw_logs::QueryLimits,
     pub traces: fluoro_collector::xray::TraceLimits,
     pub trace_max_summary_range_secs: f64,
+    pub trace_settle: Duration,
 }
 
 impl ServeArgs {
@@ -174,6 +179,7 @@ impl ServeArgs {
                 .or(file.trace_max_summary_range_secs)
                 .unwrap_or(86_400)
                 .max(1) as f64,
+            trace_settle: Duration::from_secs(self.trace_settle_secs.or(file.trace_settle_secs).unwrap_or(60)),
         })
     }
 }

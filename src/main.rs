@@ -113,6 +113,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let xray_udp = tokio::net::UdpSocket::bind(settings.xray_addr).await.context("binding xray-udp")?;
     tasks.spawn(fluoro_collector::xray::udp::serve(xray_udp, traces_write, cancel.clone()));
     tasks.spawn(background(store.clone(), cancel.clone()));
+    tasks.spawn(roll_service_map(store.clone(), settings.account_id.clone(), settings.trace_settle, cancel.clone()));
     println!("fluoro listening on http://{}", settings.http_addr);
 
     shutdown_signal().await;
@@ -123,6 +124,27 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     store.shutdown().await.context("final flush")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Recomputes settled service-map minutes every few seconds.
+async fn roll_service_map(
+    store: Arc<LogStore>,
+    account_id: String,
+    settle: std::time::Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick =
+        tokio::time::interval(std::time::Duration::from_secs(5).min(settle.max(std::time::Duration::from_millis(500))));
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(error) = store.roll_service_map(&account_id, settle, system_clock()()).await {
+                    tracing::error!(%error, "service-map rollup failed; will retry");
+                }
+            }
+        }
+    }
 }
 
 /// Flushes when the memtable is due, and runs retention and compaction periodically.

@@ -192,6 +192,43 @@ impl Catalog {
         Ok(existed)
     }
 
+    /// Writes (`Some`) and deletes (`None`) documents of `kind` in one transaction.
+    pub fn put_docs(&self, kind: &str, docs: &[(String, Option<Vec<u8>>)]) -> Result<(), CatalogError> {
+        let db = self.db.lock();
+        let txn = db.begin_write()?;
+        {
+            let mut table = txn.open_table(DOCS)?;
+            for (id, bytes) in docs {
+                let key = format!("{kind}/{id}");
+                match bytes {
+                    Some(bytes) => {
+                        table.insert(key.as_str(), bytes.as_slice())?;
+                    }
+                    None => {
+                        table.remove(key.as_str())?;
+                    }
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Documents of `kind` with ids in `[from, to)` (byte order), as `(id, bytes)`.
+    pub fn docs_range(&self, kind: &str, from: &str, to: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
+        let db = self.db.lock();
+        let read = db.begin_read()?;
+        let table = read.open_table(DOCS)?;
+        let (start, end) = (format!("{kind}/{from}"), format!("{kind}/{to}"));
+        let mut out = Vec::new();
+        for entry in table.range(start.as_str()..end.as_str())? {
+            let (key, value) = entry?;
+            let id = key.value()[kind.len() + 1..].to_owned();
+            out.push((id, value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Every document of `kind`, as `(id, bytes)` in id order.
     pub fn docs(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
         let db = self.db.lock();

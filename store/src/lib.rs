@@ -16,7 +16,9 @@ mod log_store;
 pub mod maintenance;
 mod memtable;
 mod metrics;
+mod service_map;
 mod table;
+mod traces;
 mod wal;
 mod writer;
 
@@ -25,5 +27,7 @@ pub use config::StoreConfig;
 pub use log_store::{AppendError, LogStore, StoreError};
 pub use memtable::{PreparedBatch, SpanBatch};
 pub use metrics::Metrics;
+pub use service_map::MapView;
 pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
+pub use traces::TraceDocuments;
 pub use wal::SpanRow;

@@ -36,6 +36,8 @@ pub enum StoreError {
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error("the store is shutting down")]
     ShuttingDown,
+    #[error("query: {0}")]
+    Query(String),
 }
 
 /// Why an append was not acknowledged.
@@ -60,6 +62,7 @@ pub struct LogStore {
     /// Objects removed from the catalog, deleted once in-flight queries are done with them.
     doomed: Mutex<Vec<(Instant, String)>>,
     indexes: crate::index::IndexCache,
+    service_map: crate::service_map::ServiceMap,
     /// Bloom filters of trace-document files, by file id.
     blooms: parking_lot::RwLock<std::collections::HashMap<u64, Arc<crate::bloom::TraceBloom>>>,
     /// One DataFusion session for every read: its runtime caches Parquet footers and page
@@ -106,6 +109,7 @@ impl LogStore {
             doomed: Mutex::new(Vec::new()),
             indexes: crate::index::IndexCache::default(),
             blooms: Default::default(),
+            service_map: Default::default(),
             session: new_session(objects.clone()),
             metrics,
         }))
@@ -133,7 +137,14 @@ impl LogStore {
     /// Appends trace documents, like `append`.
     pub async fn append_spans(&self, batch: SpanBatch) -> Result<u64, AppendError> {
         let bytes = batch.bytes();
-        self.submit(bytes, |ack| Command::AppendSpans { batch, ack }).await
+        let rows: Vec<_> = batch.rows.iter().map(|r| (r.start_ns, r.end_ns)).collect();
+        let first_seq = self.submit(bytes, |ack| Command::AppendSpans { batch, ack }).await?;
+        self.service_map.touch(&rows, first_seq);
+        Ok(first_seq)
+    }
+
+    pub(crate) fn service_map(&self) -> &crate::service_map::ServiceMap {
+        &self.service_map
     }
 
     async fn submit(

@@ -24,6 +24,7 @@ pub struct Metrics {
     /// Trace documents and spans refused, by source (`udp`, `api`, `otlp`) and reason.
     pub spans_rejected: IntCounterVec,
     pub udp_datagrams: IntCounter,
+    pub rollup_minutes: IntCounter,
 }
 
 impl Metrics {
@@ -76,6 +77,7 @@ impl Metrics {
                 &["source", "reason"],
             ),
             udp_datagrams: counter("xray_udp_datagrams_total", "Datagrams received on the X-Ray daemon port"),
+            rollup_minutes: counter("trace_rollup_minutes_total", "Service-map minutes recomputed by the roller"),
             registry,
         }
     }

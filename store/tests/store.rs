@@ -281,3 +281,96 @@ async fn trace_files_expire_and_merge() {
     assert_eq!(store.catalog().read(|st| st.span_files.len()), 0, "past the 30-day retention");
     assert!(visible_spans(&store, None).await.is_empty());
 }
+
+/// X-Ray documents as the collector stores them.
+fn xray_batch(texts: &[String]) -> fluoro_store::SpanBatch {
+    let rows = texts
+        .iter()
+        .flat_map(|t| fluoro_proto::xray::parse_documents(t, 65_536).unwrap())
+        .map(|d| fluoro_store::SpanRow {
+            trace_id: d.trace_id.0,
+            id: d.id.0,
+            parent_id: d.parent_id.map(|p| p.0),
+            start_ns: d.start_ns,
+            end_ns: d.end_ns,
+            name: d.name,
+            document: d.json,
+        })
+        .collect();
+    fluoro_store::SpanBatch { ingestion_time: NOW, rows }
+}
+
+/// A two-service trace (`api` calls `backend`) ending in minute `minute` (epoch minutes).
+fn call_trace(n: u32, minute: i64, fault: bool) -> Vec<String> {
+    let t = minute as f64 * 60.0 + 10.0;
+    let trace = format!("1-{:08x}-{:024x}", (minute * 60) as u32, n);
+    vec![
+        format!(
+            r#"{{"trace_id":"{trace}","id":"{n:08x}00000001","name":"api","start_time":{t},"end_time":{},"subsegments":[{{"id":"{n:08x}00000002","name":"backend","namespace":"remote","start_time":{},"end_time":{},"fault":{fault}}}]}}"#,
+            t + 0.5,
+            t + 0.1,
+            t + 0.4
+        ),
+        format!(
+            r#"{{"trace_id":"{trace}","id":"{n:08x}00000003","parent_id":"{n:08x}00000002","name":"backend","start_time":{},"end_time":{},"fault":{fault}}}"#,
+            t + 0.15,
+            t + 0.35
+        ),
+    ]
+}
+
+fn merged(view: &fluoro_store::MapView) -> fluoro_proto::xray::graph::Graph {
+    let mut graph = fluoro_proto::xray::graph::Graph::default();
+    for (_, g) in &view.rolled {
+        graph.merge(g);
+    }
+    graph
+}
+
+#[tokio::test]
+async fn service_map_rollups_follow_ingest_backfill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    let base = 30_000_000; // epoch minutes (year 2027)
+    for (n, minute) in [(1, base), (2, base + 1), (3, base + 1), (4, base + 5)] {
+        store.append_spans(xray_batch(&call_trace(n, minute, n == 3))).await.unwrap();
+    }
+    let (start, end) = ((base - 10) as f64 * 60.0, (base + 10) as f64 * 60.0);
+    // Before the first pass everything is computed live.
+    assert_eq!(store.service_map_view(start, end).unwrap().live, vec![(start, end)]);
+    let rolled = store.roll_service_map("123456789012", std::time::Duration::ZERO, NOW).await.unwrap();
+    assert!(rolled >= 4, "{rolled}");
+    let view = store.service_map_view(start, end).unwrap();
+    assert!(view.live.is_empty(), "{:?}", view.live);
+    assert_eq!(view.rolled.iter().map(|(m, _)| *m - base).collect::<Vec<_>>(), [0, 1, 5]);
+    let graph = merged(&view);
+    let api = graph.nodes.keys().find(|k| k.name == "api").unwrap().clone();
+    let backend = graph.nodes.keys().find(|k| k.name == "backend").unwrap().clone();
+    let edge = &graph.edges[&(Some(api.clone()), backend.clone())];
+    assert_eq!((edge.stats.total(), edge.stats.fault), (4, 1));
+    assert_eq!(graph.nodes[&api].stats.total(), 4);
+
+    // A backfilled trace dirties its minutes until the next pass.
+    store.append_spans(xray_batch(&call_trace(5, base + 1, false))).await.unwrap();
+    let view = store.service_map_view(start, end).unwrap();
+    assert_eq!(view.live, vec![((base) as f64 * 60.0, (base + 3) as f64 * 60.0)]);
+    store.roll_service_map("123456789012", std::time::Duration::ZERO, NOW).await.unwrap();
+    let view = store.service_map_view(start, end).unwrap();
+    assert!(view.live.is_empty());
+    assert_eq!(merged(&view).nodes[&api].stats.total(), 5);
+
+    // Crash with an unrolled document: the restart marks its minutes dirty again.
+    store.append_spans(xray_batch(&call_trace(6, base + 5, false))).await.unwrap();
+    store.stop_writer().await;
+    drop(store);
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    // Recovered minutes are due at once, whatever the settle time.
+    let rolled = store.roll_service_map("123456789012", std::time::Duration::from_secs(3600), NOW).await.unwrap();
+    assert_eq!(rolled, 3, "minutes 4, 5 and 6 around trace 6");
+    let view = store.service_map_view(start, end).unwrap();
+    assert!(view.live.is_empty());
+    assert_eq!(merged(&view).nodes[&api].stats.total(), 6);
+    // Partial minutes at the window's edges are always computed.
+    let view = store.service_map_view(start + 30.0, end - 30.0).unwrap();
+    assert_eq!(view.live.len(), 2);
+}

@@ -381,3 +381,24 @@ def test_the_sdk_polls_rules_and_targets_through_the_tcp_proxy(fluoro, xray):
         return {s["RuleName"]: s["RequestCount"] for s in out}
     counts = wait_until(lambda: (lambda r: r if "never-polled" in r else None)(reported()), timeout=25)
     assert counts and counts["never-polled"] >= 1 and counts["always-polled"] >= 1, counts
+
+
+def test_service_graph_is_the_same_from_rollups(make_fluoro):
+    """With a 1 s settle time the roller takes over: the graph read from rollups equals the one
+    computed from the documents just after ingest."""
+    f = make_fluoro(["--trace-settle-secs", "1"]).start()
+    xray = f.client("xray")
+    fixture = json.load(open(FIXTURE))
+    delta = int(time.time()) - 600 - FIXTURE_EPOCH
+    put(xray, [shifted(d, delta) for docs in fixture["traces"].values() for d in docs])
+    start = (FIXTURE_EPOCH + delta) // 60 * 60 - 600
+    window = {"StartTime": start, "EndTime": start + 1800}
+
+    def canonical():
+        services = xray.get_service_graph(**window)["Services"]
+        return json.dumps(services, sort_keys=True, default=str)
+
+    live = canonical()
+    assert wait_until(lambda: metric(f, "fluoro_trace_rollup_minutes_total") >= 1, timeout=15)
+    assert canonical() == live
+    assert len(json.loads(live)) >= 10

@@ -228,16 +228,59 @@ impl TracesReadApi {
 
     async fn get_service_graph(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
         let (start, end) = Self::time_range(body)?;
-        let (traces, old_versions) = self.graph_traces(body, start, end).await?;
-        let mut graph = Graph::default();
-        for trace in &traces {
-            graph.add_trace(trace, start, end);
-        }
+        let graph = if self.groups.resolve_request_group(body)?.is_some() {
+            // Rollups are unfiltered: a group's graph is computed from its traces.
+            let (traces, old_versions) = self.graph_traces(body, start, end).await?;
+            let mut graph = Graph::default();
+            for trace in &traces {
+                graph.add_trace(trace, start, end);
+            }
+            (graph, old_versions)
+        } else {
+            (self.rolled_graph(start, end).await?, false)
+        };
         let print = fingerprint(&format!("graph|{start}|{end}|{body}"));
-        let mut out = page_services(graph.to_services(), body, &print, now, Some(old_versions))?;
+        let mut out = page_services(graph.0.to_services(), body, &print, now, Some(graph.1))?;
         out["StartTime"] = Value::from(start);
         out["EndTime"] = Value::from(end);
         Ok(out)
+    }
+
+    /// The whole graph of `[start, end)`: per-minute rollups where they are clean, the rest
+    /// computed from the documents.
+    async fn rolled_graph(&self, start: f64, end: f64) -> Result<Graph, XrayError> {
+        let view = self.store.service_map_view(start, end).map_err(XrayError::internal)?;
+        let mut graph = Graph::default();
+        for (_, rolled) in &view.rolled {
+            graph.merge(rolled);
+        }
+        // Live windows close together are computed from one read.
+        let mut clusters: Vec<Vec<(f64, f64)>> = Vec::new();
+        for window in view.live {
+            match clusters.last_mut() {
+                Some(cluster) if window.0 - cluster.last().expect("non-empty").1 <= 1200.0 => cluster.push(window),
+                _ => clusters.push(vec![window]),
+            }
+        }
+        for cluster in clusters {
+            let lo = cluster[0].0;
+            let hi = cluster.last().expect("non-empty").1;
+            let traces = load::in_window(
+                &self.store,
+                (lo * 1000.0) as i64 - 900_000,
+                (hi * 1000.0) as i64 + 300_000,
+                self.account(),
+            )
+            .await?;
+            for trace in &traces {
+                for (a, b) in &cluster {
+                    if trace.end >= *a && trace.start < *b {
+                        graph.add_trace(trace, *a, *b);
+                    }
+                }
+            }
+        }
+        Ok(graph)
     }
 
     async fn get_time_series(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
