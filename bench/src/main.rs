@@ -4,6 +4,7 @@
 //! `log_stream` and `message` are sent, as PutLogEvents would see them.
 
 mod client;
+mod traces;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -30,6 +31,8 @@ struct Cli {
 enum Bench {
     /// Ingest log events through PutLogEvents, then search them.
     Ingest(IngestArgs),
+    /// Ingest spans over OTLP gRPC and X-Ray UDP, then time the trace reads.
+    Traces(traces::TracesArgs),
 }
 
 #[derive(clap::Args)]
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Bench::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(ingest(args)),
+        Bench::Traces(args) => tokio::runtime::Runtime::new()?.block_on(traces::run(args)),
     }
 }
 
@@ -314,12 +318,22 @@ fn batch_bodies(streams: &Streams) -> Vec<bytes::Bytes> {
 struct Server {
     child: Child,
     client: AwsJsonClient,
+    http_port: u16,
+    grpc_port: u16,
+    xray_port: u16,
 }
 
 impl Server {
     async fn start(fluoro: &Path, data_dir: &Path, extra: &[String]) -> anyhow::Result<Self> {
         let port = |_| std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-        let (http, grpc, otlp_http, xray) = (port(0)?, port(1)?, port(2)?, port(3)?);
+        let (http, grpc, otlp_http) = (port(0)?, port(1)?, port(2)?);
+        // X-Ray listens on TCP and UDP: find a port free for both.
+        let xray = loop {
+            let candidate = port(3)?;
+            if std::net::UdpSocket::bind(("127.0.0.1", candidate)).is_ok() {
+                break candidate;
+            }
+        };
         let log = std::fs::File::create(data_dir.with_extension("log"))?;
         let child = Command::new(fluoro)
             .args(["serve", "--data-dir"])
@@ -341,7 +355,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(Self { child, client })
+        Ok(Self { child, client, http_port: http, grpc_port: grpc, xray_port: xray })
     }
 
     fn pid(&self) -> u32 {

@@ -50,24 +50,63 @@ pub fn decode(api: &TracesWriteApi, datagram: &[u8]) -> Result<Vec<SegmentDoc>, 
     api.validate(text).map_err(|e| Drop::Invalid(e.code))
 }
 
-/// Receives datagrams until `stop` fires, then writes what is pending.
+/// Socket receive buffer asked for: bursts wait in the kernel instead of being dropped (the
+/// kernel caps it at `net.core.rmem_max`).
+const RECEIVE_BUFFER: usize = 8 << 20;
+/// Datagrams received but not yet decoded.
+const QUEUE: usize = 16_384;
+
+/// Receives datagrams until `stop` fires, then writes what is pending. One task only drains the
+/// socket; decoding and appending run in another, so bursts are not lost to a slow parse.
 pub async fn serve(socket: UdpSocket, api: Arc<TracesWriteApi>, stop: CancellationToken) {
-    let mut buffer = vec![0u8; BUFFER];
-    let mut pending: Vec<SegmentDoc> = Vec::new();
-    let mut deadline = tokio::time::Instant::now() + BATCH_WAIT;
+    if let Err(error) = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER) {
+        tracing::debug!(%error, "x-ray udp receive buffer left at its default");
+    }
     let metrics = api.store().metrics().clone();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE);
+    let worker = tokio::spawn(process(api, receiver));
+    let mut buffer = vec![0u8; BUFFER];
     loop {
         let received = tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep_until(deadline), if !pending.is_empty() => None,
-            r = socket.recv_from(&mut buffer) => Some(r),
+            r = socket.recv_from(&mut buffer) => r,
         };
         match received {
-            Some(Ok((len, _))) => {
+            Ok((len, _)) => {
                 metrics.udp_datagrams.inc();
                 // A datagram that filled the buffer was truncated by the kernel.
-                let result = if len >= BUFFER { Err(Drop::Invalid("truncated")) } else { decode(&api, &buffer[..len]) };
-                match result {
+                if len >= BUFFER {
+                    metrics.spans_rejected.with_label_values(&["udp", "truncated"]).inc();
+                    continue;
+                }
+                if sender.try_send(buffer[..len].to_vec()).is_err() {
+                    metrics.spans_rejected.with_label_values(&["udp", "overload"]).inc();
+                }
+            }
+            Err(error) => tracing::warn!(%error, "x-ray udp receive failed"),
+        }
+    }
+    drop(sender);
+    let _ = worker.await;
+    tracing::debug!("x-ray udp listener stopped");
+}
+
+/// Decodes queued datagrams and appends them in batches (1,000 documents or 200 ms).
+async fn process(api: Arc<TracesWriteApi>, mut receiver: tokio::sync::mpsc::Receiver<Vec<u8>>) {
+    let metrics = api.store().metrics().clone();
+    let mut pending: Vec<SegmentDoc> = Vec::new();
+    let mut deadline = tokio::time::Instant::now() + BATCH_WAIT;
+    loop {
+        let received = tokio::select! {
+            _ = tokio::time::sleep_until(deadline), if !pending.is_empty() => None,
+            r = receiver.recv() => match r {
+                Some(datagram) => Some(datagram),
+                None => break,
+            },
+        };
+        match received {
+            Some(datagram) => {
+                match decode(&api, &datagram) {
                     Ok(docs) => {
                         if pending.is_empty() {
                             deadline = tokio::time::Instant::now() + BATCH_WAIT;
@@ -80,16 +119,11 @@ pub async fn serve(socket: UdpSocket, api: Arc<TracesWriteApi>, stop: Cancellati
                     continue;
                 }
             }
-            Some(Err(error)) => {
-                tracing::warn!(%error, "x-ray udp receive failed");
-                continue;
-            }
             None => {}
         }
         write(&api, &mut pending).await;
     }
     write(&api, &mut pending).await;
-    tracing::debug!("x-ray udp listener stopped");
 }
 
 async fn write(api: &TracesWriteApi, pending: &mut Vec<SegmentDoc>) {
