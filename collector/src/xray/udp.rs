@@ -104,22 +104,19 @@ async fn process(api: Arc<TracesWriteApi>, mut receiver: tokio::sync::mpsc::Rece
                 None => break,
             },
         };
-        match received {
-            Some(datagram) => {
-                match decode(&api, &datagram) {
-                    Ok(docs) => {
-                        if pending.is_empty() {
-                            deadline = tokio::time::Instant::now() + BATCH_WAIT;
-                        }
-                        pending.extend(docs);
+        if let Some(datagram) = received {
+            match decode(&api, &datagram) {
+                Ok(docs) => {
+                    if pending.is_empty() {
+                        deadline = tokio::time::Instant::now() + BATCH_WAIT;
                     }
-                    Err(drop) => metrics.spans_rejected.with_label_values(&["udp", drop.reason()]).inc(),
+                    pending.extend(docs);
                 }
-                if pending.len() < BATCH_DOCUMENTS {
-                    continue;
-                }
+                Err(drop) => metrics.spans_rejected.with_label_values(&["udp", drop.reason()]).inc(),
             }
-            None => {}
+            if pending.len() < BATCH_DOCUMENTS {
+                continue;
+            }
         }
         write(&api, &mut pending).await;
     }
