@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Longest GetTraceSummaries time range, seconds [default: 86400].
     #[arg(long, env = "FLUORO_TRACE_MAX_SUMMARY_RANGE_SECS")]
     pub trace_max_summary_range_secs: Option<u64>,
+    /// Export fluoro's own traces over OTLP/gRPC to this endpoint (e.g. http://127.0.0.1:4317);
+    /// off when unset.
+    #[arg(long, env = "FLUORO_SELF_TRACE_ENDPOINT")]
+    pub self_trace_endpoint: Option<String>,
     /// Seconds without new documents before a service-map minute is rolled up [default: 60].
     #[arg(long, env = "FLUORO_TRACE_SETTLE_SECS")]
     pub trace_settle_secs: Option<u64>,
@@ -97,6 +101,7 @@ struct FileConfig {
     trace_max_summary_range_secs: Option<u64>,
     trace_max_document_bytes: Option<usize>,
     trace_settle_secs: Option<u64>,
+    self_trace_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +118,7 @@ pub struct Settings {
     pub traces: fluoro_collector::xray::TraceLimits,
     pub trace_max_summary_range_secs: f64,
     pub trace_settle: Duration,
+    pub self_trace_endpoint: Option<String>,
 }
 
 impl ServeArgs {
@@ -180,6 +186,7 @@ impl ServeArgs {
                 .unwrap_or(86_400)
                 .max(1) as f64,
             trace_settle: Duration::from_secs(self.trace_settle_secs.or(file.trace_settle_secs).unwrap_or(60)),
+            self_trace_endpoint: self.self_trace_endpoint.or(file.self_trace_endpoint).filter(|e| !e.is_empty()),
         })
     }
 }

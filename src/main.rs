@@ -3,6 +3,7 @@
 
 mod config;
 mod http;
+mod telemetry;
 
 use std::sync::Arc;
 
@@ -46,6 +47,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: config::Settings) -> anyhow::Result<()> {
+    let tracer_provider = match &settings.self_trace_endpoint {
+        Some(endpoint) => {
+            tracing::info!(endpoint, "fluoro traces itself");
+            Some(telemetry::init(endpoint, "fluoro").context("starting self-tracing")?)
+        }
+        None => None,
+    };
     let metrics = Metrics::new();
     let store = LogStore::open(settings.store.clone(), metrics.clone())
         .with_context(|| format!("opening the store in {}", settings.store.data_dir.display()))?;
@@ -92,7 +100,8 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         (
             settings.http_addr,
             "http",
-            http::router(state.clone(), native.merge(fluoro_collector::otlp::traces::http_routes(otlp_traces.clone()))),
+            http::router(state.clone(), native.merge(fluoro_collector::otlp::traces::http_routes(otlp_traces.clone())))
+                .layer(axum::middleware::from_fn(telemetry::trace_requests)),
         ),
         (settings.otlp_http_addr, "otlp-http", otlp_http),
         (settings.otlp_grpc_addr, "otlp-grpc", fluoro_collector::otlp::traces::grpc_routes(otlp_traces)),
@@ -121,6 +130,11 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     cancel.cancel();
     tasks.close();
     tasks.wait().await;
+    if let Some(provider) = tracer_provider
+        && let Err(error) = provider.shutdown()
+    {
+        tracing::warn!(%error, "self-tracing spans not all exported");
+    }
     store.shutdown().await.context("final flush")?;
     tracing::info!("stopped");
     Ok(())

@@ -137,3 +137,37 @@ def test_otlp_json_partial_success_and_bad_input(fluoro):
     assert otlp_post(fluoro, b"{}")[0] == 200  # an empty request is a success
     text = urllib.request.urlopen(fluoro.endpoint + "/metrics").read().decode()
     assert 'fluoro_trace_documents_rejected_total{reason="invalid_span",source="otlp"} 1' in text
+
+
+def test_fluoro_traces_itself(make_fluoro):
+    """With self-tracing on, fluoro's own requests and Insights runs are exported by the Rust
+    opentelemetry-otlp exporter to fluoro's own OTLP/gRPC port and show in its service map."""
+    f = make_fluoro()
+    f.extra_args = ["--self-trace-endpoint", "http://127.0.0.1:%d" % f.ports["otlp_grpc"]]
+    f.start()
+    logs, xray = f.client("logs"), f.client("xray")
+    logs.create_log_group(logGroupName="/self")
+    logs.create_log_stream(logGroupName="/self", logStreamName="s")
+    now_ms = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="/self", logStreamName="s",
+                        logEvents=[{"timestamp": now_ms, "message": "hello %d" % i} for i in range(10)])
+    query_id = logs.start_query(logGroupName="/self", startTime=now_ms // 1000 - 60, endTime=now_ms // 1000 + 60,
+                                queryString="stats count(*)")["queryId"]
+    assert wait_until(lambda: logs.get_query_results(queryId=query_id)["status"] == "Complete", timeout=20,
+                      interval=0.5)
+    now = time.time()
+    window = {"StartTime": now - 600, "EndTime": now + 60}
+
+    def traced(expression):
+        pages = xray.get_paginator("get_trace_summaries").paginate(FilterExpression=expression, **window)
+        return [t for page in pages for t in page["TraceSummaries"]]
+
+    # Every poll is itself traced: poll slowly and read every page (pages may be empty).
+    assert wait_until(lambda: traced('service("fluoro") AND annotation[otel.span.name] = "PutLogEvents"'),
+                      timeout=30, interval=1)
+    assert wait_until(lambda: traced('annotation[otel.span.name] = "logs.insights.query"'), timeout=30, interval=1)
+    services = xray.get_service_graph(**window)["Services"]
+    fluoro_node = [s for s in services if s["Name"] == "fluoro" and s.get("Type") != "client"][0]
+    assert fluoro_node["SummaryStatistics"]["TotalCount"] >= 5
+    # The OTLP exports themselves are not traced.
+    assert not traced('annotation[url.path] BEGINSWITH "/v1/"')

@@ -259,6 +259,8 @@ fn convert_span(span: &Span, resource: &Map<String, Value>) -> Result<SegmentDoc
     if !default.is_empty() {
         metadata.insert("default".into(), Value::Object(default));
     }
+    let kind_name = span::SpanKind::try_from(span.kind).map_or("SPAN_KIND_UNSPECIFIED", |k| k.as_str_name());
+    metadata.insert("otel".into(), json!({"span_name": span.name, "kind": kind_name.trim_start_matches("SPAN_KIND_")}));
     if !metadata.is_empty() {
         doc.insert("metadata".into(), Value::Object(metadata));
     }
@@ -268,6 +270,7 @@ fn convert_span(span: &Span, resource: &Map<String, Value>) -> Result<SegmentDoc
         .filter(|(_, v)| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    filterable.insert("otel.span.name".into(), Value::from(span.name.clone()));
     if is_segment {
         for (key, value) in resource {
             if matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_)) {

@@ -95,6 +95,34 @@ pub async fn run(
     progress: &Progress,
     on_rows: impl FnMut(Vec<Row>),
 ) -> Result<()> {
+    // Self-tracing (a no-op unless fluoro exports its own spans): one span per query run.
+    use opentelemetry::trace::{Span, Status, Tracer};
+    let tracer = opentelemetry::global::tracer("fluoro.insights");
+    let mut span = tracer
+        .span_builder("logs.insights.query")
+        .with_kind(opentelemetry::trace::SpanKind::Internal)
+        .with_attributes([
+            opentelemetry::KeyValue::new("logs.query", request.query.chars().take(1000).collect::<String>()),
+            opentelemetry::KeyValue::new("logs.groups", request.groups.len() as i64),
+        ])
+        .start(&tracer);
+    let result = run_query(store, request, query, progress, on_rows).await;
+    span.set_attribute(opentelemetry::KeyValue::new("logs.records_scanned", progress.scanned.rows() as i64));
+    span.set_attribute(opentelemetry::KeyValue::new("logs.records_matched", progress.matched.rows() as i64));
+    if let Err(error) = &result {
+        span.set_status(Status::error(error.to_string()));
+    }
+    span.end();
+    result
+}
+
+async fn run_query(
+    store: &Arc<LogStore>,
+    request: &Request,
+    query: &Query,
+    progress: &Progress,
+    on_rows: impl FnMut(Vec<Row>),
+) -> Result<()> {
     let began = std::time::Instant::now();
     let group_id = match request.groups.as_slice() {
         [one] => Some(one.id),
