@@ -70,6 +70,12 @@ pub struct ServeArgs {
     /// off when unset.
     #[arg(long, env = "FLUORO_SELF_TRACE_ENDPOINT")]
     pub self_trace_endpoint: Option<String>,
+    /// Documents one trace may hold [default: 10000].
+    #[arg(long, env = "FLUORO_TRACE_MAX_DOCUMENTS")]
+    pub trace_max_documents: Option<u32>,
+    /// Bytes of documents one trace may hold [default: 8388608].
+    #[arg(long, env = "FLUORO_TRACE_MAX_BYTES")]
+    pub trace_max_bytes: Option<u64>,
     /// Seconds without new documents before a service-map minute is rolled up [default: 60].
     #[arg(long, env = "FLUORO_TRACE_SETTLE_SECS")]
     pub trace_settle_secs: Option<u64>,
@@ -102,6 +108,8 @@ struct FileConfig {
     trace_max_document_bytes: Option<usize>,
     trace_settle_secs: Option<u64>,
     self_trace_endpoint: Option<String>,
+    trace_max_documents: Option<u32>,
+    trace_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +164,8 @@ impl ServeArgs {
         let traces = fluoro_collector::xray::TraceLimits {
             max_document_bytes: self.trace_max_document_bytes.or(file.trace_max_document_bytes).unwrap_or(65_536),
             retention_days,
+            max_trace_documents: self.trace_max_documents.or(file.trace_max_documents).unwrap_or(10_000).max(1),
+            max_trace_bytes: self.trace_max_bytes.or(file.trace_max_bytes).unwrap_or(8 << 20).max(1),
         };
         if store.max_buffer_bytes < 2 << 20 {
             bail!("max_buffer_bytes must be at least 2 MiB (one PutLogEvents batch is up to 1 MiB)");

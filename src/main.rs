@@ -72,6 +72,8 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
             account_id: settings.account_id.clone(),
             region: settings.region.clone(),
             max_summary_range_secs: settings.trace_max_summary_range_secs,
+            max_trace_documents: settings.traces.max_trace_documents as usize,
+            max_trace_bytes: settings.traces.max_trace_bytes as usize,
         },
     );
     let state = Arc::new(http::AppState {

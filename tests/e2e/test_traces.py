@@ -402,3 +402,17 @@ def test_service_graph_is_the_same_from_rollups(make_fluoro):
     assert wait_until(lambda: metric(f, "fluoro_trace_rollup_minutes_total") >= 1, timeout=15)
     assert canonical() == live
     assert len(json.loads(live)) >= 10
+
+
+def test_trace_size_limit(make_fluoro):
+    f = make_fluoro(["--trace-max-documents", "3"]).start()
+    xray = f.client("xray")
+    now = time.time()
+    trace_id = "1-%08x-%024x" % (int(now), 77)
+    docs = [json.dumps({"trace_id": trace_id, "id": "%016x" % (0x7700 + i), "name": "big", "start_time": now,
+                        "end_time": now + 0.1}) for i in range(5)]
+    out = xray.put_trace_segments(TraceSegmentDocuments=docs)
+    assert [u["Id"] for u in out["UnprocessedTraceSegments"]] == ["0000000000007703", "0000000000007704"]
+    assert all("trace size limit exceeded" in u["Message"] for u in out["UnprocessedTraceSegments"])
+    trace = xray.batch_get_traces(TraceIds=[trace_id])["Traces"][0]
+    assert trace["LimitExceeded"] is True and len(trace["Segments"]) == 3

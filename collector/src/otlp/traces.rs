@@ -45,7 +45,7 @@ impl OtlpTraces {
         let mut error = converted.error;
         let mut accepted = Vec::with_capacity(converted.documents.len());
         for doc in converted.documents {
-            match self.api.check_window(&doc) {
+            match self.api.check_window(&doc).and_then(|()| self.api.check_trace_size(&doc)) {
                 Ok(()) => accepted.push(doc),
                 Err(e) => {
                     rejected += 1;

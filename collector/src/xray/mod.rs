@@ -22,11 +22,50 @@ const MAX_FUTURE_MS: i64 = 3_600_000;
 pub struct TraceLimits {
     pub max_document_bytes: usize,
     pub retention_days: u32,
+    /// Documents and bytes one trace may hold (§2.10); beyond, documents are refused.
+    pub max_trace_documents: u32,
+    pub max_trace_bytes: u64,
 }
 
 impl Default for TraceLimits {
     fn default() -> Self {
-        Self { max_document_bytes: fluoro_proto::xray::MAX_DOCUMENT_BYTES, retention_days: 30 }
+        Self {
+            max_document_bytes: fluoro_proto::xray::MAX_DOCUMENT_BYTES,
+            retention_days: 30,
+            max_trace_documents: 10_000,
+            max_trace_bytes: 8 << 20,
+        }
+    }
+}
+
+/// Sizes of recently written traces, for the trace limits. Bounded: the oldest half is
+/// forgotten when full (a trace that old is done growing in practice).
+#[derive(Default)]
+struct TraceSizes {
+    sizes: std::collections::HashMap<[u8; 16], (u32, u64)>,
+    order: std::collections::VecDeque<[u8; 16]>,
+}
+
+const TRACKED_TRACES: usize = 200_000;
+
+impl TraceSizes {
+    /// Accounts `docs` if the trace stays within the limits.
+    fn admit(&mut self, trace: [u8; 16], bytes: u64, limits: &TraceLimits) -> bool {
+        if !self.sizes.contains_key(&trace) {
+            if self.order.len() >= TRACKED_TRACES {
+                for old in self.order.drain(..TRACKED_TRACES / 2) {
+                    self.sizes.remove(&old);
+                }
+            }
+            self.order.push_back(trace);
+        }
+        let entry = self.sizes.entry(trace).or_default();
+        if entry.0 >= limits.max_trace_documents || entry.1 + bytes > limits.max_trace_bytes {
+            return false;
+        }
+        entry.0 += 1;
+        entry.1 += bytes;
+        true
     }
 }
 
@@ -36,12 +75,13 @@ pub struct TracesWriteApi {
     clock: Clock,
     limits: TraceLimits,
     sampling: sampling::SamplingApi,
+    sizes: parking_lot::Mutex<TraceSizes>,
 }
 
 impl TracesWriteApi {
     pub fn new(store: Arc<LogStore>, clock: Clock, limits: TraceLimits, region: String, account_id: String) -> Self {
         let sampling = sampling::SamplingApi::new(store.catalog().clone(), clock.clone(), region, account_id);
-        Self { store, clock, limits, sampling }
+        Self { store, clock, limits, sampling, sizes: Default::default() }
     }
 
     /// Runs the operation at `path` if it is one of this API's; `None` otherwise.
@@ -59,7 +99,22 @@ impl TracesWriteApi {
         for doc in &docs {
             self.check_window(doc)?;
         }
+        for doc in &docs {
+            self.check_trace_size(doc)?;
+        }
         Ok(docs)
+    }
+
+    /// The per-trace limits of §2.10: a document that would take its trace past them is refused.
+    pub fn check_trace_size(&self, doc: &SegmentDoc) -> Result<(), DocumentError> {
+        if self.sizes.lock().admit(doc.trace_id.0, doc.json.len() as u64, &self.limits) {
+            return Ok(());
+        }
+        Err(DocumentError {
+            code: "InvalidSegment",
+            id: doc.id.to_string(),
+            detail: "trace size limit exceeded".into(),
+        })
     }
 
     /// Documents start within retention and at most an hour ahead.

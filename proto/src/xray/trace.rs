@@ -175,7 +175,8 @@ pub struct Trace {
     pub duration: f64,
     pub response_time: Option<f64>,
     pub partial: bool,
-    /// Sum of the stored documents' sizes.
+    /// Number and total size of the stored documents.
+    pub documents: usize,
     pub bytes: usize,
     pub root_causes: RootCauses,
 }
@@ -207,6 +208,7 @@ impl Trace {
     pub fn compile(id: TraceId, mut docs: Vec<StoredDocument>, account_id: &str) -> Option<Trace> {
         docs.sort_by_key(|d| d.seq);
         let bytes = docs.iter().map(|d| d.json.len()).sum();
+        let documents = docs.len();
         // §2.12 rule 1: per id, complete beats in progress, then the last arrival wins.
         let mut by_id: HashMap<String, usize> = HashMap::new();
         let mut resolved: Vec<Resolved> = Vec::new();
@@ -260,7 +262,9 @@ impl Trace {
             builder.add_tree(orphan.map, EntityKind::Subsegment, None, None);
         }
         builder.sort_attached();
-        Some(builder.finish(id, revision, bytes, account_id))
+        let mut trace = builder.finish(id, revision, bytes, account_id);
+        trace.documents = documents;
+        Some(trace)
     }
 
     /// The compiled document of a top-level entity: its fields plus its subsegments, recursively.
@@ -573,6 +577,7 @@ impl Builder {
             duration: (end - start).max(0.0),
             response_time,
             partial,
+            documents: 0,
             bytes,
             root_causes: RootCauses::default(),
         };

@@ -32,6 +32,9 @@ pub struct TracesReadSettings {
     pub region: String,
     /// `traces.max_summary_range`, seconds.
     pub max_summary_range_secs: f64,
+    /// The per-trace limits ingest enforces: a trace that reached them is `LimitExceeded`.
+    pub max_trace_documents: usize,
+    pub max_trace_bytes: usize,
 }
 
 pub struct TracesReadApi {
@@ -107,7 +110,9 @@ impl TracesReadApi {
         let offset = read_token(body, &print, now)?;
         let traces = load::by_ids(&self.store, &ids, self.account()).await?;
         let found: Vec<&Trace> = ids.iter().filter_map(|id| traces.iter().find(|t| t.id == *id)).collect();
-        let page: Vec<Value> = found.iter().skip(offset).take(TRACES_PER_PAGE).map(|t| t.to_api(false)).collect();
+        let limited =
+            |t: &Trace| t.documents >= self.settings.max_trace_documents || t.bytes >= self.settings.max_trace_bytes;
+        let page: Vec<Value> = found.iter().skip(offset).take(TRACES_PER_PAGE).map(|t| t.to_api(limited(t))).collect();
         let mut out = json!({"Traces": page, "UnprocessedTraceIds": unprocessed});
         if offset + TRACES_PER_PAGE < found.len() {
             out["NextToken"] = Value::from(make_token(offset + TRACES_PER_PAGE, &print, now));
