@@ -196,6 +196,33 @@ impl Filter {
         self.expr.is_none()
     }
 
+    /// Texts every matching trace's documents must contain: the JSON encodings of the string
+    /// values that top-level AND terms require by equality (annotations, `user`, HTTP method
+    /// and URL). A cheap pre-filter on the stored documents before compiling a trace.
+    pub fn required_texts(&self) -> Vec<String> {
+        fn walk(expr: &Expr, out: &mut Vec<String>) {
+            match expr {
+                Expr::And(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Expr::Group(Some(inner)) => walk(inner, out),
+                Expr::Pred(Pred::Annotation(_, Some(AnnotationTest::Str(StrOp::Eq, value))))
+                | Expr::Pred(Pred::Str(
+                    StrKw::User | StrKw::HttpMethod | StrKw::HttpUrl | StrKw::InstanceId | StrKw::ResourceArn,
+                    StrOp::Eq,
+                    value,
+                )) => out.push(serde_json::to_string(value).expect("strings serialize")),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(expr) = &self.expr {
+            walk(expr, &mut out);
+        }
+        out
+    }
+
     /// Whether the trace matches.
     pub fn matches(&self, trace: &Trace) -> bool {
         self.expr.as_ref().is_none_or(|e| eval(e, trace, &Ctx::Trace))

@@ -102,17 +102,7 @@ impl GroupStore {
 
     /// Parses a filter expression with `group.name`/`group.arn` resolved against the groups.
     pub fn parse_filter(&self, expression: &str) -> Result<Filter, XrayError> {
-        let groups = self.all();
-        let resolve = |reference: GroupRef<'_>| {
-            groups
-                .iter()
-                .find(|g| match reference {
-                    GroupRef::Name(n) => g.name == n,
-                    GroupRef::Arn(a) => g.arn == a,
-                })
-                .map(|g| (g.name.clone(), g.filter.clone()))
-        };
-        Filter::parse_with_groups(expression, &resolve).map_err(|e| XrayError::invalid_request(e.to_string()))
+        parse_with(&self.all(), expression).map_err(|e| XrayError::invalid_request(e.to_string()))
     }
 
     /// The group named by `GroupName` or `GroupARN` in a request, if any.
@@ -226,16 +216,7 @@ impl GroupStore {
         if let Some(g) = groups.iter_mut().find(|g| g.name == name) {
             g.filter = Some(filter.to_owned());
         }
-        let resolve = |reference: GroupRef<'_>| {
-            groups
-                .iter()
-                .find(|g| match reference {
-                    GroupRef::Name(n) => g.name == n,
-                    GroupRef::Arn(a) => g.arn == a,
-                })
-                .map(|g| (g.name.clone(), g.filter.clone()))
-        };
-        Filter::parse_with_groups(&format!("group.name = \"{name}\""), &resolve).is_err()
+        parse_with(&groups, &format!("group.name = \"{name}\"")).is_err()
     }
 
     pub fn delete(&self, body: &Value) -> Result<Value, XrayError> {
@@ -324,6 +305,20 @@ impl GroupStore {
         }
         Ok(self.destination())
     }
+}
+
+/// Parses `expression` with `group.*` terms resolved against `groups`.
+fn parse_with(groups: &[Group], expression: &str) -> Result<Filter, fluoro_proto::xray::filter::FilterError> {
+    let resolve = |reference: GroupRef<'_>| {
+        groups
+            .iter()
+            .find(|g| match reference {
+                GroupRef::Name(n) => g.name == n,
+                GroupRef::Arn(a) => g.arn == a,
+            })
+            .map(|g| (g.name.clone(), g.filter.clone()))
+    };
+    Filter::parse_with_groups(expression, &resolve)
 }
 
 fn indexing_rule(percentage: f64) -> Value {

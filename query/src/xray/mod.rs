@@ -173,13 +173,22 @@ impl TracesReadApi {
             start
         };
         let margin = load::WINDOW_MARGIN_MS;
-        let traces = load::in_window(
-            &self.store,
-            (scan_start * 1000.0) as i64 - margin,
-            (end * 1000.0) as i64 + margin,
-            self.account(),
-        )
-        .await?;
+        let documents = self
+            .store
+            .trace_documents_in_window((scan_start * 1000.0) as i64 - margin, (end * 1000.0) as i64 + margin)
+            .await
+            .map_err(XrayError::internal)?;
+        // Traces whose documents lack a text the filter requires are not compiled at all.
+        let finders: Vec<memchr::memmem::Finder<'static>> = filter
+            .required_texts()
+            .into_iter()
+            .map(|text| memchr::memmem::Finder::new(text.as_bytes()).into_owned())
+            .collect();
+        let traces: Vec<Trace> = documents
+            .into_iter()
+            .filter(|(_, docs)| finders.iter().all(|f| docs.iter().any(|d| f.find(d.json.as_bytes()).is_some())))
+            .filter_map(|(id, docs)| Trace::compile(id, docs, self.account()))
+            .collect();
         let mut selected: Vec<(f64, Option<f64>, &Trace)> = Vec::new();
         for trace in &traces {
             if only_inferred(trace) {
