@@ -269,26 +269,41 @@ def test_documents_survive_a_kill(make_fluoro):
 
 
 def test_the_xray_sdk_over_udp(fluoro, xray):
-    """aws-xray-sdk (Python) with local sampling, pointed at fluoro's daemon port."""
-    from aws_xray_sdk.core import xray_recorder
+    """A small app on aws-xray-sdk (Python): centralized sampling through the TCP proxy, a
+    segment with annotations and metadata, a failing downstream HTTP call, and a DynamoDB call;
+    everything over UDP."""
     from aws_xray_sdk.core.models import http as HTTP
+    from aws_xray_sdk.core.recorder import AWSXRayRecorder
 
-    xray_recorder.configure(
-        daemon_address="127.0.0.1:%d" % fluoro.ports["xray"], sampling=False, context_missing="LOG_ERROR",
-        service="sdk-app")
-    segment = xray_recorder.begin_segment("sdk-app")
+    xray.create_sampling_rule(SamplingRule=dict(
+        RuleName="sdk-app-all", ResourceARN="*", Priority=1, FixedRate=1.0, ReservoirSize=0, ServiceName="sdk-app",
+        ServiceType="*", Host="*", HTTPMethod="*", URLPath="*", Version=1))
+    recorder = AWSXRayRecorder()
+    recorder.configure(daemon_address="127.0.0.1:%d" % fluoro.ports["xray"], sampling=True,
+                       context_missing="LOG_ERROR", service="sdk-app")
+    recorder.begin_segment("warm-up")  # starts the rule poller
+    recorder.end_segment()
+    assert wait_until(lambda: metric(fluoro, 'fluoro_api_requests_total{operation="xray/GetSamplingRules"}') >= 1, timeout=10)
+    time.sleep(0.5)
+
+    segment = recorder.begin_segment("sdk-app")
+    assert segment.sampled is True  # the centralized rule, FixedRate 1
     segment.put_http_meta(HTTP.URL, "http://sdk-app.local/orders")
     segment.put_http_meta(HTTP.METHOD, "POST")
     segment.put_annotation("customer", "c-17")
     segment.put_metadata("payload", {"items": 3}, "app")
-    sub = xray_recorder.begin_subsegment("inventory.example.net", namespace="remote")
+    sub = recorder.begin_subsegment("inventory.example.net", namespace="remote")
     sub.put_http_meta(HTTP.URL, "https://inventory.example.net/stock")
     sub.put_http_meta(HTTP.STATUS, 503)
     sub.add_fault_flag()
-    xray_recorder.end_subsegment()
+    recorder.end_subsegment()
+    dynamo = recorder.begin_subsegment("DynamoDB", namespace="aws")
+    dynamo.set_aws({"operation": "PutItem", "table_name": "orders", "region": "us-east-1"})
+    dynamo.put_http_meta(HTTP.STATUS, 200)
+    recorder.end_subsegment()
     segment.put_http_meta(HTTP.STATUS, 500)
     trace_id = segment.trace_id
-    xray_recorder.end_segment()
+    recorder.end_segment()
 
     got = wait_until(lambda: xray.batch_get_traces(TraceIds=[trace_id])["Traces"], timeout=10)
     assert got, "the SDK's segment did not arrive"
@@ -297,14 +312,23 @@ def test_the_xray_sdk_over_udp(fluoro, xray):
     assert root["annotations"] == {"customer": "c-17"}
     assert root["metadata"]["app"]["payload"] == {"items": 3}
     assert root["aws"]["xray"]["sdk"].startswith("X-Ray for Python")
+    assert root["aws"]["xray"]["sampling_rule_name"] == "sdk-app-all"
+    inferred = {(d["name"], d["origin"]) for d in docs if d.get("inferred")}
+    assert inferred == {("inventory.example.net", "remote"), ("DynamoDB", "AWS::DynamoDB::Table")}
     now = time.time()
-    found = summaries(xray, StartTime=now - 600, EndTime=now + 60, FilterExpression='annotation.customer = "c-17"')
+    window = {"StartTime": now - 600, "EndTime": now + 60}
+    found = summaries(xray, FilterExpression='annotation.customer = "c-17"', **window)
     assert [s["Id"] for s in found] == [trace_id]
     assert found[0]["HasFault"] is True
-    found = summaries(xray, StartTime=now - 600, EndTime=now + 60,
-                      FilterExpression='service("inventory.example.net") { fault }')
+    found = summaries(xray, FilterExpression='service("inventory.example.net") { fault }', **window)
     assert [s["Id"] for s in found] == [trace_id]
-
+    found = summaries(xray, FilterExpression='edge("sdk-app", id(type: "AWS::DynamoDB::Table")) { ok }', **window)
+    assert [s["Id"] for s in found] == [trace_id]
+    services = {(s["Name"], s.get("Type")): s for s in xray.get_service_graph(**window)["Services"]}
+    app = services[("sdk-app", None)]
+    orders = services[("orders", "AWS::DynamoDB::Table")]
+    assert orders["ReferenceId"] in [e["ReferenceId"] for e in app["Edges"]]
+    assert ("sdk-app", "client") in services
 
 def test_sampling_rules_targets_and_tags(fluoro, xray):
     rule = dict(RuleName="never-orders", ResourceARN="*", Priority=1, FixedRate=0.0, ReservoirSize=0,
