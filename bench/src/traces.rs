@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -84,48 +83,50 @@ pub async fn run(args: TracesArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(|| temp.path().join("data"));
     std::fs::create_dir_all(&data_dir)?;
 
-    println!("reading {}", args.input.display());
-    let text = std::fs::read_to_string(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
-    let mut requests = Vec::new();
-    let mut spans = 0usize;
-    let mut trace_ids: Vec<String> = Vec::new();
-    let (mut min_start, mut max_start) = (u64::MAX, 0u64);
-    for line in text.lines().take(args.requests) {
-        let request: ExportTraceServiceRequest = serde_json::from_str(line)?;
-        for rs in &request.resource_spans {
-            for ss in &rs.scope_spans {
-                for span in &ss.spans {
-                    spans += 1;
-                    min_start = min_start.min(span.start_time_unix_nano);
-                    max_start = max_start.max(span.start_time_unix_nano);
-                    if span.parent_span_id.is_empty() {
-                        let hex: String = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
-                        trace_ids.push(format!("1-{}-{}", &hex[..8], &hex[8..]));
-                    }
-                }
-            }
-        }
-        requests.push(request);
-    }
-    drop(text);
-    println!("{} requests, {spans} spans, {} traces", requests.len(), trace_ids.len());
-
     let server = Server::start(&fluoro, &data_dir, &["--trace-settle-secs".into(), "2".into()]).await?;
     let base = format!("http://127.0.0.1:{}", server.http_port);
 
-    // OTLP gRPC ingest.
-    let requests = Arc::new(requests);
-    let next = Arc::new(AtomicUsize::new(0));
+    // OTLP gRPC ingest, streaming the input: clients take the next line, parse, send.
+    #[derive(Default)]
+    struct Seen {
+        spans: usize,
+        requests: usize,
+        min_start: u64,
+        max_start: u64,
+        /// Every 10th root span's trace id (for the by-id reads).
+        trace_ids: Vec<String>,
+        roots: usize,
+    }
+    let file = std::fs::File::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
+    let lines =
+        Arc::new(std::sync::Mutex::new(std::io::BufRead::lines(std::io::BufReader::new(file)).take(args.requests)));
+    let seen = Arc::new(std::sync::Mutex::new(Seen { min_start: u64::MAX, ..Default::default() }));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
-        let (requests, next) = (requests.clone(), next.clone());
+        let (lines, seen) = (lines.clone(), seen.clone());
         let endpoint = format!("http://127.0.0.1:{}", server.grpc_port);
         tasks.push(tokio::spawn(async move {
             let mut client = TraceServiceClient::connect(endpoint).await?.max_encoding_message_size(64 << 20);
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(request) = requests.get(i) else { return anyhow::Ok(()) };
+                let Some(line) = lines.lock().expect("lock").next() else { return anyhow::Ok(()) };
+                let request: ExportTraceServiceRequest = serde_json::from_str(&line?)?;
+                {
+                    let mut seen = seen.lock().expect("lock");
+                    seen.requests += 1;
+                    for span in request.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+                        seen.spans += 1;
+                        seen.min_start = seen.min_start.min(span.start_time_unix_nano);
+                        seen.max_start = seen.max_start.max(span.start_time_unix_nano);
+                        if span.parent_span_id.is_empty() {
+                            seen.roots += 1;
+                            if seen.roots % 10 == 0 {
+                                let hex: String = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+                                seen.trace_ids.push(format!("1-{}-{}", &hex[..8], &hex[8..]));
+                            }
+                        }
+                    }
+                }
                 loop {
                     match client.export(request.clone()).await {
                         Ok(_) => break,
@@ -142,8 +143,12 @@ pub async fn run(args: TracesArgs) -> anyhow::Result<()> {
         task.await??;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let seen = std::mem::take(&mut *seen.lock().expect("lock"));
+    let (spans, min_start, max_start, trace_ids) = (seen.spans, seen.min_start, seen.max_start, seen.trace_ids);
     println!(
-        "OTLP gRPC ingest: {spans} spans in {elapsed:.2} s = {:.0} spans/s ({} clients)",
+        "OTLP gRPC ingest: {} requests, {spans} spans, {} traces in {elapsed:.2} s = {:.0} spans/s ({} clients, parsing the JSON input included)",
+        seen.requests,
+        seen.roots,
         spans as f64 / elapsed,
         args.clients
     );
@@ -151,8 +156,10 @@ pub async fn run(args: TracesArgs) -> anyhow::Result<()> {
     // X-Ray UDP ingest: the same spans as X-Ray documents, one datagram each.
     if args.udp_requests > 0 {
         let mut datagrams = Vec::new();
-        for request in requests.iter().take(args.udp_requests) {
-            for doc in fluoro_proto::xray::otlp::convert(request).documents {
+        let file = std::fs::File::open(&args.input)?;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(file)).take(args.udp_requests) {
+            let request: ExportTraceServiceRequest = serde_json::from_str(&line?)?;
+            for doc in fluoro_proto::xray::otlp::convert(&request).documents {
                 // A copy under another trace id, so it does not merge with the gRPC data.
                 let id = doc.trace_id.to_xray();
                 let other = format!("{}f{}", &id[..11], &id[12..]);
@@ -215,15 +222,16 @@ pub async fn run(args: TracesArgs) -> anyhow::Result<()> {
     // Wait for the service map to settle and roll.
     let start_s = (min_start / 1_000_000_000) as f64;
     let hour = (start_s, start_s + 3600.0);
-    let mut last = -1.0;
-    for _ in 0..600 {
+    let waited = Instant::now();
+    for _ in 0..1200 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let rolled = metric(&base, "fluoro_trace_rollup_minutes_total").await?;
-        if rolled == last && rolled > 0.0 {
+        if metric(&base, "fluoro_trace_rollup_dirty_minutes").await? == 0.0
+            && metric(&base, "fluoro_trace_rollup_minutes_total").await? > 0.0
+        {
             break;
         }
-        last = rolled;
     }
+    println!("service map rolled up {:.0} s after ingest ended", waited.elapsed().as_secs_f64());
     let mut times = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();

@@ -25,6 +25,7 @@ pub struct Metrics {
     pub spans_rejected: IntCounterVec,
     pub udp_datagrams: IntCounter,
     pub rollup_minutes: IntCounter,
+    pub rollup_dirty_minutes: IntGauge,
 }
 
 impl Metrics {
@@ -78,6 +79,7 @@ impl Metrics {
             ),
             udp_datagrams: counter("xray_udp_datagrams_total", "Datagrams received on the X-Ray daemon port"),
             rollup_minutes: counter("trace_rollup_minutes_total", "Service-map minutes recomputed by the roller"),
+            rollup_dirty_minutes: gauge("trace_rollup_dirty_minutes", "Service-map minutes waiting to be recomputed"),
             registry,
         }
     }

@@ -151,6 +151,7 @@ impl LogStore {
         }
         let due: Vec<i64> = {
             let state = self.service_map().state.lock();
+            self.metrics().rollup_dirty_minutes.set(state.dirty.len() as i64);
             state.dirty.iter().filter(|(_, d)| d.last_touch.elapsed() >= settle).map(|(m, _)| *m).collect()
         };
         if due.is_empty() {
@@ -199,6 +200,7 @@ impl LogStore {
                     state.dirty.remove(minute);
                 }
             }
+            self.metrics().rollup_dirty_minutes.set(state.dirty.len() as i64);
             state.dirty.values().map(|d| d.first_seq).min().unwrap_or(state.max_seq + 1)
         };
         self.catalog().put_doc(META_KIND, "seq", watermark.to_string().as_bytes())?;
