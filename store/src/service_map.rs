@@ -27,8 +27,10 @@ const META_KIND: &str = "xray-rollup-meta";
 const LEAD_MINUTES: i64 = 15;
 /// ...and this far after it.
 const TRAIL_MINUTES: i64 = 5;
-/// Dirty minutes closer than this are rolled from one read.
+/// Dirty minutes closer than this are rolled from one read...
 const MERGE_GAP_MINUTES: i64 = 20;
+/// ...of at most this many minutes (a read holds their documents plus the lead and trail).
+const MAX_RANGE_MINUTES: i64 = 5;
 
 #[derive(Debug, Clone, Copy)]
 struct Dirty {
@@ -160,7 +162,9 @@ impl LogStore {
         let mut ranges: Vec<(i64, i64)> = Vec::new();
         for minute in &due {
             match ranges.last_mut() {
-                Some(range) if minute - range.1 <= MERGE_GAP_MINUTES => range.1 = *minute,
+                Some(range) if minute - range.1 <= MERGE_GAP_MINUTES && minute - range.0 < MAX_RANGE_MINUTES => {
+                    range.1 = *minute
+                }
                 _ => ranges.push((*minute, *minute)),
             }
         }
