@@ -42,6 +42,45 @@ impl LogStore {
         self.read_documents(snapshot, col(columns::START_NS).between(lit(lo), lit(hi))).await
     }
 
+    /// The traces with a document starting in `[min_ms, max_ms]` that contain each of `texts`
+    /// (each text in some document of the trace): a vectorized scan of the document column
+    /// only, so a selective filter compiles few traces.
+    pub async fn trace_ids_containing(
+        &self,
+        min_ms: i64,
+        max_ms: i64,
+        texts: &[String],
+    ) -> Result<Vec<TraceId>, StoreError> {
+        use datafusion::functions::string::expr_fn::contains;
+        let (lo, hi) = (min_ms.saturating_mul(1_000_000), max_ms.saturating_mul(1_000_000));
+        let mut result: Option<std::collections::HashSet<TraceId>> = None;
+        for text in texts {
+            let snapshot = self.span_snapshot(min_ms, max_ms);
+            let ctx = self.session_context();
+            let frame = ctx.read_table(Arc::new(LogTable::spans(snapshot))).map_err(query_error)?;
+            let frame = frame
+                .filter(col(columns::START_NS).between(lit(lo), lit(hi)))
+                .and_then(|f| f.filter(contains(col(columns::DOCUMENT), lit(text.as_str()))))
+                .and_then(|f| f.select_columns(&[columns::TRACE_ID]))
+                .map_err(query_error)?;
+            let mut ids = std::collections::HashSet::new();
+            for batch in frame.collect().await.map_err(query_error)? {
+                let column = batch.column(0).as_any().downcast_ref::<FixedSizeBinaryArray>();
+                let column = column.ok_or_else(|| query_error("trace_id type"))?;
+                for row in 0..batch.num_rows() {
+                    if let Ok(id) = <[u8; 16]>::try_from(column.value(row)) {
+                        ids.insert(TraceId(id));
+                    }
+                }
+            }
+            result = Some(match result {
+                None => ids,
+                Some(previous) => previous.intersection(&ids).copied().collect(),
+            });
+        }
+        Ok(result.map(|ids| ids.into_iter().collect()).unwrap_or_default())
+    }
+
     /// (start ns, end ns, seq) of every trace document with a seq at or above `from_seq`.
     pub(crate) async fn span_times_from(&self, from_seq: u64) -> Result<Vec<(i64, Option<i64>, u64)>, StoreError> {
         use datafusion::arrow::datatypes::Int64Type;

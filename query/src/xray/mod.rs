@@ -173,22 +173,22 @@ impl TracesReadApi {
             start
         };
         let margin = load::WINDOW_MARGIN_MS;
-        let documents = self
-            .store
-            .trace_documents_in_window((scan_start * 1000.0) as i64 - margin, (end * 1000.0) as i64 + margin)
-            .await
-            .map_err(XrayError::internal)?;
-        // Traces whose documents lack a text the filter requires are not compiled at all.
-        let finders: Vec<memchr::memmem::Finder<'static>> = filter
-            .required_texts()
-            .into_iter()
-            .map(|text| memchr::memmem::Finder::new(text.as_bytes()).into_owned())
-            .collect();
-        let traces: Vec<Trace> = documents
-            .into_iter()
-            .filter(|(_, docs)| finders.iter().all(|f| docs.iter().any(|d| f.find(d.json.as_bytes()).is_some())))
-            .filter_map(|(id, docs)| Trace::compile(id, docs, self.account()))
-            .collect();
+        let (window_lo, window_hi) = ((scan_start * 1000.0) as i64 - margin, (end * 1000.0) as i64 + margin);
+        // A filter that requires texts (annotation values, users, URLs) first finds the traces
+        // holding them with a scan of the document column, then reads only those traces.
+        let required = filter.required_texts();
+        let documents = if required.is_empty() {
+            self.store.trace_documents_in_window(window_lo, window_hi).await
+        } else {
+            match self.store.trace_ids_containing(window_lo, window_hi, &required).await {
+                Ok(ids) if ids.is_empty() => Ok(Default::default()),
+                Ok(ids) => self.store.trace_documents(&ids).await,
+                Err(error) => Err(error),
+            }
+        }
+        .map_err(XrayError::internal)?;
+        let traces: Vec<Trace> =
+            documents.into_iter().filter_map(|(id, docs)| Trace::compile(id, docs, self.account())).collect();
         let mut selected: Vec<(f64, Option<f64>, &Trace)> = Vec::new();
         for trace in &traces {
             if only_inferred(trace) {
