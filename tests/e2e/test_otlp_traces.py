@@ -122,10 +122,20 @@ def test_otlp_json_partial_success_and_bad_input(fluoro):
     status, _, body = otlp_post(fluoro, gzip.compress(json.dumps(json_request(trace_hex, [good2])).encode()),
                                 encoding="gzip", port=fluoro.http_port)
     assert status == 200 and json.loads(body) == {}
+    # Enum names and snake_case keys are accepted too.
+    named = {"trace_id": trace_hex, "span_id": "3333333333333333", "name": "GET /named", "kind": "SPAN_KIND_SERVER",
+             "start_time_unix_nano": str(now_ns), "end_time_unix_nano": str(now_ns + 1000),
+             "status": {"code": "STATUS_CODE_ERROR", "message": "boom"}}
+    body = {"resource_spans": [{"resource": {"attributes": [{"key": "service.name", "value": {"string_value": "named"}}]},
+                                "scope_spans": [{"spans": [named]}]}]}
+    status, _, out = otlp_post(fluoro, json.dumps(body).encode())
+    assert status == 200 and json.loads(out) == {}, out
     xray = fluoro.client("xray")
     xray_id = "1-%s-%s" % (trace_hex[:8], trace_hex[8:])
-    got = wait_until(lambda: xray.batch_get_traces(TraceIds=[xray_id])["Traces"], timeout=10)
-    assert len(got[0]["Segments"]) == 2
+    got = wait_until(lambda: (lambda t: t if t and len(t[0]["Segments"]) == 3 else None)(
+        xray.batch_get_traces(TraceIds=[xray_id])["Traces"]), timeout=10)
+    docs = {json.loads(s["Document"])["name"]: json.loads(s["Document"]) for s in got[0]["Segments"]}
+    assert docs["named"]["fault"] is True
     # Bad input: undecodable, wrong content type, wrong encoding, a gzip bomb, unknown path.
     assert otlp_post(fluoro, b"{nope")[0] == 400
     assert otlp_post(fluoro, b"\x0a\xff\xff", content_type="application/x-protobuf")[0] == 400

@@ -140,6 +140,54 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
     Ok(out)
 }
 
+/// OTLP/JSON as some senders write it, made decodable: snake_case field names become
+/// lowerCamelCase and enum names (`SPAN_KIND_SERVER`, `STATUS_CODE_ERROR`, `SEVERITY_NUMBER_INFO`)
+/// become their numbers (spec traces.md §8.2).
+pub fn normalize_json(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    fn camel(key: &str) -> String {
+        let mut out = String::with_capacity(key.len());
+        let mut upper = false;
+        for c in key.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+    fn enum_number(key: &str, name: &str) -> Option<i64> {
+        let name = name.to_ascii_uppercase();
+        let table: &[&str] = match key {
+            "kind" => &["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"],
+            "code" => &["UNSET", "OK", "ERROR"],
+            _ => return None,
+        };
+        let short = name.trim_start_matches("SPAN_KIND_").trim_start_matches("STATUS_CODE_");
+        table.iter().position(|t| *t == short).map(|i| i as i64)
+    }
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let key = if key.contains('_') { camel(&key) } else { key };
+                    let value = match &value {
+                        Value::String(name) => enum_number(&key, name).map_or(value, Value::from),
+                        _ => normalize_json(value),
+                    };
+                    (key, value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize_json).collect()),
+        other => other,
+    }
+}
+
 /// An OTLP success response in the request's encoding (`json` is the JSON form of `message`:
 /// OTLP/JSON writes 64-bit integers as strings and leaves out empty fields).
 pub fn success<M: prost::Message>(encoding: Encoding, message: &M, json: serde_json::Value) -> Response {

@@ -80,7 +80,20 @@ pub async fn http_export(State(traces): State<Arc<OtlpTraces>>, headers: HeaderM
     };
     let request = match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes.as_ref()).map_err(|e| e.to_string()),
-        Encoding::Json => serde_json::from_slice::<ExportTraceServiceRequest>(&bytes).map_err(|e| e.to_string()),
+        Encoding::Json => {
+            // Unknown fields are ignored, so snake_case keys would decode as nothing: such
+            // bodies (and enum names, which fail to decode) are normalized first.
+            let snake = [&b"_spans\""[..], b"_id\"", b"_unix_nano\"", b"_value\""]
+                .iter()
+                .any(|needle| bytes.windows(needle.len()).any(|w| w == *needle));
+            let direct = if snake { None } else { serde_json::from_slice::<ExportTraceServiceRequest>(&bytes).ok() };
+            match direct {
+                Some(request) => Ok(request),
+                None => serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| serde_json::from_value(super::normalize_json(v)).map_err(|e| e.to_string())),
+            }
+        }
     };
     let request = match request {
         Ok(request) => request,
