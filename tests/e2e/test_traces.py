@@ -422,10 +422,17 @@ def test_service_graph_is_the_same_from_rollups(make_fluoro):
         services = xray.get_service_graph(**window)["Services"]
         return json.dumps(services, sort_keys=True, default=str)
 
-    live = canonical()
-    assert wait_until(lambda: metric(f, "fluoro_trace_rollup_minutes_total") >= 1, timeout=15)
+    def series():
+        out = xray.get_time_series_service_statistics(EntitySelectorExpression='service("api.example.com")',
+                                                      Period=60, **window)
+        return json.dumps(out["TimeSeriesServiceStatistics"], sort_keys=True, default=str)
+
+    live, live_series = canonical(), series()
+    assert wait_until(lambda: metric(f, "fluoro_trace_rollup_minutes_total") >= 1
+                      and metric(f, "fluoro_trace_rollup_dirty_minutes") == 0, timeout=15)
     assert canonical() == live
-    assert len(json.loads(live)) >= 10
+    assert series() == live_series
+    assert len(json.loads(live)) >= 10 and len(json.loads(live_series)) >= 1
 
 
 def test_trace_size_limit(make_fluoro):

@@ -263,19 +263,21 @@ impl TracesReadApi {
     /// The whole graph of `[start, end)`: per-minute rollups where they are clean, the rest
     /// computed from the documents.
     async fn rolled_graph(&self, start: f64, end: f64) -> Result<Graph, XrayError> {
+        Ok(self.graph_parts(start, end).await?.window(start, end))
+    }
+
+    /// The rolled minutes of `[start, end)` and the traces of its live windows.
+    async fn graph_parts(&self, start: f64, end: f64) -> Result<GraphParts, XrayError> {
         let view = self.store.service_map_view(start, end).map_err(XrayError::internal)?;
-        let mut graph = Graph::default();
-        for (_, rolled) in &view.rolled {
-            graph.merge(rolled);
-        }
         // Live windows close together are computed from one read.
         let mut clusters: Vec<Vec<(f64, f64)>> = Vec::new();
-        for window in view.live {
+        for window in &view.live {
             match clusters.last_mut() {
-                Some(cluster) if window.0 - cluster.last().expect("non-empty").1 <= 1200.0 => cluster.push(window),
-                _ => clusters.push(vec![window]),
+                Some(cluster) if window.0 - cluster.last().expect("non-empty").1 <= 1200.0 => cluster.push(*window),
+                _ => clusters.push(vec![*window]),
             }
         }
+        let mut live_traces = Vec::new();
         for cluster in clusters {
             let lo = cluster[0].0;
             let hi = cluster.last().expect("non-empty").1;
@@ -286,15 +288,9 @@ impl TracesReadApi {
                 self.account(),
             )
             .await?;
-            for trace in &traces {
-                for (a, b) in &cluster {
-                    if trace.end >= *a && trace.start < *b {
-                        graph.add_trace(trace, *a, *b);
-                    }
-                }
-            }
+            live_traces.extend(traces.into_iter().filter(|t| cluster.iter().any(|(a, b)| t.end >= *a && t.start < *b)));
         }
-        Ok(graph)
+        Ok(GraphParts { rolled: view.rolled, live: view.live, traces: live_traces })
     }
 
     async fn get_time_series(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
@@ -322,17 +318,28 @@ impl TracesReadApi {
                 return Err(XrayError::invalid_request("ForecastStatistics requires an id(...) entity selector"));
             }
         }
-        let (traces, old_versions) = self.graph_traces(body, start, end).await?;
+        // Without a group every bucket comes from the per-minute rollups (Period is a multiple
+        // of 60); a group's series is computed from its traces.
+        let grouped = self.groups.resolve_request_group(body)?.is_some();
+        let (traces, old_versions) =
+            if grouped { self.graph_traces(body, start, end).await? } else { (Vec::new(), false) };
+        let parts = if grouped { None } else { Some(self.graph_parts(start, end).await?) };
         let period = period as f64;
         let first = (start / period).floor() * period;
         let mut buckets: Vec<Value> = Vec::new();
         let mut bucket_start = first;
         while bucket_start < end {
             let (lo, hi) = (bucket_start.max(start), (bucket_start + period).min(end));
-            let mut graph = Graph::default();
-            for trace in &traces {
-                graph.add_trace(trace, lo, hi);
-            }
+            let graph = match &parts {
+                None => {
+                    let mut graph = Graph::default();
+                    for trace in &traces {
+                        graph.add_trace(trace, lo, hi);
+                    }
+                    graph
+                }
+                Some(parts) => parts.window(lo, hi),
+            };
             if let Some(entry) = series_entry(&graph, selector.as_ref(), bucket_start) {
                 buckets.push(entry);
             }
@@ -348,6 +355,35 @@ impl TracesReadApi {
             out["NextToken"] = Value::from(make_token(offset + SERVICES_PER_PAGE, &print, now));
         }
         Ok(out)
+    }
+}
+
+/// A window's graph in pieces: rolled minutes, and live windows with their traces.
+struct GraphParts {
+    rolled: Vec<(i64, Graph)>,
+    live: Vec<(f64, f64)>,
+    traces: Vec<Trace>,
+}
+
+impl GraphParts {
+    /// The graph of `[lo, hi)` (minute-aligned, or the whole window).
+    fn window(&self, lo: f64, hi: f64) -> Graph {
+        let mut graph = Graph::default();
+        for (minute, rolled) in &self.rolled {
+            let at = *minute as f64 * 60.0;
+            if at >= lo && at < hi {
+                graph.merge(rolled);
+            }
+        }
+        for (a, b) in &self.live {
+            let (a, b) = (a.max(lo), b.min(hi));
+            if a < b {
+                for trace in &self.traces {
+                    graph.add_trace(trace, a, b);
+                }
+            }
+        }
+        graph
     }
 }
 
