@@ -21,7 +21,8 @@ fn compile(texts: &[&str]) -> Trace {
     let mut docs = Vec::new();
     for (seq, text) in texts.iter().enumerate() {
         for doc in parse_documents(text, MAX_DOCUMENT_BYTES).unwrap() {
-            docs.push((doc.trace_id, StoredDocument { seq: seq as u64, json: doc.json }));
+            let (start_ns, end_ns) = (doc.start_ns, doc.end_ns);
+            docs.push((doc.trace_id, StoredDocument { seq: seq as u64, json: doc.json, start_ns, end_ns }));
         }
     }
     let id = docs[0].0;

@@ -78,7 +78,9 @@ impl LogStore {
                 Some(previous) => previous.intersection(&ids).copied().collect(),
             });
         }
-        Ok(result.map(|ids| ids.into_iter().collect()).unwrap_or_default())
+        let ids: Vec<TraceId> = result.map(|ids| ids.into_iter().collect()).unwrap_or_default();
+        tracing::debug!(traces = ids.len(), texts = texts.len(), "trace ids selected by text");
+        Ok(ids)
     }
 
     /// (start ns, end ns, seq) of every trace document with a seq at or above `from_seq`.
@@ -114,7 +116,15 @@ impl LogStore {
         let frame = ctx.read_table(Arc::new(LogTable::spans(snapshot))).map_err(query_error)?;
         let frame = frame
             .filter(predicate)
-            .and_then(|f| f.select_columns(&[columns::TRACE_ID, columns::SEQ, columns::DOCUMENT]))
+            .and_then(|f| {
+                f.select_columns(&[
+                    columns::TRACE_ID,
+                    columns::SEQ,
+                    columns::DOCUMENT,
+                    columns::START_NS,
+                    columns::END_NS,
+                ])
+            })
             .map_err(query_error)?;
         let batches = frame.collect().await.map_err(query_error)?;
         group_rows(&batches)
@@ -130,11 +140,22 @@ fn group_rows(batches: &[RecordBatch]) -> Result<TraceDocuments, StoreError> {
         let ids = ids.as_any().downcast_ref::<FixedSizeBinaryArray>().ok_or_else(missing)?;
         let seqs = batch.column_by_name(columns::SEQ).ok_or_else(missing)?.as_primitive::<UInt64Type>();
         let docs = batch.column_by_name(columns::DOCUMENT).ok_or_else(missing)?.as_string::<i32>();
+        let starts = batch
+            .column_by_name(columns::START_NS)
+            .ok_or_else(missing)?
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let ends = batch
+            .column_by_name(columns::END_NS)
+            .ok_or_else(missing)?
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
         for row in 0..batch.num_rows() {
             let Ok(id) = <[u8; 16]>::try_from(ids.value(row)) else { continue };
-            out.entry(TraceId(id))
-                .or_default()
-                .push(StoredDocument { seq: seqs.value(row), json: docs.value(row).to_owned() });
+            out.entry(TraceId(id)).or_default().push(StoredDocument {
+                seq: seqs.value(row),
+                json: docs.value(row).to_owned(),
+                start_ns: starts.value(row),
+                end_ns: (!ends.is_null(row)).then(|| ends.value(row)),
+            });
         }
     }
     Ok(out)

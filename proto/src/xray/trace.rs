@@ -19,6 +19,9 @@ use super::rootcause::{self, RootCauses};
 pub struct StoredDocument {
     pub seq: u64,
     pub json: String,
+    /// The document's own times (from the stored row), for selections that need no compile.
+    pub start_ns: i64,
+    pub end_ns: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -177,6 +177,7 @@ impl TracesReadApi {
         // A filter that requires texts (annotation values, users, URLs) first finds the traces
         // holding them with a scan of the document column, then reads only those traces.
         let required = filter.required_texts();
+        let began = std::time::Instant::now();
         let documents = if required.is_empty() {
             self.store.trace_documents_in_window(window_lo, window_hi).await
         } else {
@@ -187,28 +188,42 @@ impl TracesReadApi {
             }
         }
         .map_err(XrayError::internal)?;
-        let traces: Vec<Trace> =
-            documents.into_iter().filter_map(|(id, docs)| Trace::compile(id, docs, self.account())).collect();
-        let mut selected: Vec<(f64, Option<f64>, &Trace)> = Vec::new();
-        for trace in &traces {
-            if only_inferred(trace) {
+        // Selection times come from the stored rows' own times; only the traces of this page
+        // are compiled (Service ranges need segment ends, so those compile first).
+        let loaded = began.elapsed();
+        let mut selected: Vec<(f64, Option<f64>, TraceId)> = Vec::new();
+        for (id, docs) in &documents {
+            let selection = if range_type == "Service" {
+                Trace::compile(*id, docs.clone(), self.account())
+                    .and_then(|trace| selection_time(&trace, range_type, scan_start, end))
+            } else {
+                row_selection_time(id, docs, range_type, scan_start, end)
+            };
+            let Some((time, matched)) = selection else { continue };
+            if sampling && strategy_name == "FixedRate" && !fixed_rate_keeps(id, strategy_value) {
                 continue;
             }
-            let Some((time, matched)) = selection_time(trace, range_type, scan_start, end) else { continue };
-            if sampling && strategy_name == "FixedRate" && !fixed_rate_keeps(&trace.id, strategy_value) {
-                continue;
-            }
-            selected.push((time, matched, trace));
+            selected.push((time, matched, *id));
         }
         // Newest first; ties by id so pages are stable.
-        selected.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.id.cmp(&b.2.id)));
-        let processed_page: Vec<&(f64, Option<f64>, &Trace)> =
+        selected.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        let processed_page: Vec<&(f64, Option<f64>, TraceId)> =
             selected.iter().skip(offset).take(SUMMARIES_PER_PAGE).collect();
-        let summaries: Vec<Value> = processed_page
-            .iter()
-            .filter(|(_, _, t)| filter.matches(t))
-            .map(|(_, matched, t)| t.summary(*matched))
-            .collect();
+        let mut documents = documents;
+        let mut summaries: Vec<Value> = Vec::new();
+        for (_, matched, id) in &processed_page {
+            let Some(docs) = documents.remove(id) else { continue };
+            let Some(trace) = Trace::compile(*id, docs, self.account()) else { continue };
+            if !only_inferred(&trace) && filter.matches(&trace) {
+                summaries.push(trace.summary(*matched));
+            }
+        }
+        tracing::debug!(
+            selected = selected.len(),
+            load_ms = loaded.as_millis() as u64,
+            page_ms = (began.elapsed() - loaded).as_millis() as u64,
+            "trace summaries read"
+        );
         let approximate = processed_page.last().map_or(start, |(time, _, _)| *time);
         let mut out = json!({
             "TraceSummaries": summaries,
@@ -430,6 +445,33 @@ fn series_entry(graph: &Graph, selector: Option<&Selector>, bucket: f64) -> Opti
     entry.insert(key.into(), stats.summary_json());
     entry.insert("ResponseTimeHistogram".into(), histogram_json(&stats.response_times));
     Some(Value::Object(entry))
+}
+
+/// §5.4 selection time for `TraceId` and `Event` from the stored documents' own times.
+fn row_selection_time(
+    id: &TraceId,
+    docs: &[fluoro_proto::xray::trace::StoredDocument],
+    range_type: &str,
+    start: f64,
+    end: f64,
+) -> Option<(f64, Option<f64>)> {
+    let first = docs.iter().map(|d| d.start_ns).min()? as f64 / 1e9;
+    let last = docs.iter().map(|d| d.end_ns.unwrap_or(d.start_ns)).max()? as f64 / 1e9;
+    if range_type == "Event" {
+        if !(first < end && last >= start) {
+            return None;
+        }
+        let matched = docs
+            .iter()
+            .map(|d| d.end_ns.unwrap_or(d.start_ns) as f64 / 1e9)
+            .filter(|t| *t >= start && *t < end)
+            .fold(None, |acc: Option<f64>, t| Some(acc.map_or(t, |a| a.max(t))))
+            .unwrap_or(last.min(end));
+        return Some((matched, Some(matched)));
+    }
+    let epoch = id.epoch() as f64;
+    let time = if epoch >= first - 30.0 * 86_400.0 && epoch <= first + 300.0 { epoch } else { first.floor() };
+    (time >= start && time < end).then_some((time, None))
 }
 
 /// §5.4 selection time of a trace, and `MatchedEventTime` for `Event`.
