@@ -74,9 +74,13 @@ pub struct FileMeta {
     /// Rows of each row group, in order.
     #[serde(default)]
     pub row_groups: Vec<u64>,
-    /// Object store path of the term index sidecar, if one was written.
+    /// Object store path of the term index sidecar (log files) or the Bloom filter (trace
+    /// files), if one was written.
     #[serde(default)]
     pub index_path: Option<String>,
+    /// Trace files: the term index over the documents, if one was written.
+    #[serde(default)]
+    pub text_index_path: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -715,6 +719,7 @@ mod tests {
                 message_bytes: 4,
                 row_groups: vec![1],
                 index_path: None,
+                text_index_path: None,
             };
             let span_file = FileMeta { path: "traces/x.parquet".into(), groups: Vec::new(), ..file.clone() };
             catalog.commit_flush(Some(file), Some(span_file), 4).unwrap();

@@ -79,6 +79,7 @@ fn describe(sorted: &RecordBatch, size_bytes: u64) -> FileMeta {
         message_bytes: message_bytes(sorted) as u64,
         row_groups: Vec::new(),
         index_path: None,
+        text_index_path: None,
     }
 }
 
@@ -186,6 +187,7 @@ pub(crate) fn encode_span_parquet(
         message_bytes: (offsets[documents.len()] - offsets[0]) as u64,
         row_groups: parquet_meta.row_groups().iter().map(|rg| rg.num_rows() as u64).collect(),
         index_path: None,
+        text_index_path: None,
     };
     Ok((bytes, bloom.to_bytes(), meta))
 }
@@ -198,14 +200,25 @@ pub(crate) async fn write_span_file(
     path: String,
 ) -> Result<FileMeta, crate::log_store::StoreError> {
     use object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
-    let (bytes, bloom, mut meta) = tokio::task::spawn_blocking(move || {
+    let (bytes, bloom, text_index, mut meta) = tokio::task::spawn_blocking(move || {
         let sorted = sort_span_batches(&batches)?;
-        encode_span_parquet(&sorted, row_group_rows)
+        let (bytes, bloom, meta) = encode_span_parquet(&sorted, row_group_rows)?;
+        // The documents' term index narrows attribute and annotation searches; without one
+        // the file is scanned.
+        let text_index = crate::index::build_column(&sorted, fluoro_proto::xray::schema::columns::DOCUMENT)
+            .inspect_err(|error| tracing::warn!(%error, "trace term index not built"))
+            .ok();
+        Ok::<_, ParquetError>((bytes, bloom, text_index, meta))
     })
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))??;
     let bloom_path = format!("{path}.bloom");
     objects.put(&ObjectPath::from(bloom_path.as_str()), PutPayload::from(bloom)).await?;
+    if let Some(index) = text_index {
+        let index_path = format!("{path}.idx");
+        objects.put(&ObjectPath::from(index_path.as_str()), PutPayload::from(index)).await?;
+        meta.text_index_path = Some(index_path);
+    }
     objects.put(&ObjectPath::from(path.as_str()), PutPayload::from(bytes)).await?;
     meta.index_path = Some(bloom_path);
     meta.path = path;

@@ -96,7 +96,12 @@ fn register_tokenizer(index: &Index) {
 
 /// Builds the sidecar for a sorted batch (the rows of one Parquet file, in file order).
 pub fn build(sorted: &RecordBatch) -> Result<Vec<u8>, IndexError> {
-    let messages = sorted.column_by_name(columns::MESSAGE).expect("schema column").as_string::<i32>();
+    build_column(sorted, columns::MESSAGE)
+}
+
+/// Builds the sidecar over any UTF-8 column (trace files index their documents).
+pub fn build_column(sorted: &RecordBatch, column: &str) -> Result<Vec<u8>, IndexError> {
+    let messages = sorted.column_by_name(column).expect("schema column").as_string::<i32>();
     let (schema, message, block) = schema();
     let directory = RamDirectory::create();
     let index = Index::create(directory.clone(), schema, tantivy::IndexSettings::default())?;

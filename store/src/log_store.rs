@@ -244,6 +244,20 @@ impl LogStore {
     /// files' term indexes: files without a candidate row are dropped, the others get a row
     /// selection. Files without an index, or where a literal is too common, are scanned whole.
     pub async fn narrow_by_index(&self, snapshot: &mut LogSnapshot, literals: &[&str]) {
+        self.narrow_with(snapshot, literals, |f| f.index_path.as_deref()).await
+    }
+
+    /// The same for a snapshot of trace documents, through their files' document indexes.
+    pub async fn narrow_spans_by_text(&self, snapshot: &mut LogSnapshot, literals: &[&str]) {
+        self.narrow_with(snapshot, literals, |f| f.text_index_path.as_deref()).await
+    }
+
+    async fn narrow_with(
+        &self,
+        snapshot: &mut LogSnapshot,
+        literals: &[&str],
+        index_of: impl Fn(&FileMeta) -> Option<&str>,
+    ) {
         /// Above this fraction of matching blocks a plain scan is cheaper.
         const MAX_FRACTION: f64 = 0.3;
         if literals.is_empty() {
@@ -251,7 +265,7 @@ impl LogStore {
         }
         let mut keep = Vec::with_capacity(snapshot.files.len());
         for file in std::mem::take(&mut snapshot.files) {
-            let Some(index) = self.file_index(&file).await else {
+            let Some(index) = self.file_index(&file, index_of(&file)).await else {
                 keep.push(file);
                 continue;
             };
@@ -267,11 +281,11 @@ impl LogStore {
         snapshot.files = keep;
     }
 
-    async fn file_index(&self, file: &FileMeta) -> Option<Arc<crate::index::FileIndex>> {
+    async fn file_index(&self, file: &FileMeta, path: Option<&str>) -> Option<Arc<crate::index::FileIndex>> {
         if let Some(index) = self.indexes.get(file.id) {
             return Some(index);
         }
-        let path = file.index_path.as_deref()?;
+        let path = path?;
         let bytes = match self.objects.get(&ObjectPath::from(path)).await {
             Ok(got) => got.bytes().await.ok()?,
             Err(error) => {
@@ -417,7 +431,9 @@ impl LogStore {
     pub(crate) fn replace_span_files(&self, remove: &[Arc<FileMeta>], add: Option<FileMeta>) -> Result<(), StoreError> {
         let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
         self.catalog.replace_span_files(&ids, add)?;
-        self.doom(remove.iter().flat_map(|f| std::iter::once(f.path.clone()).chain(f.index_path.clone())));
+        self.doom(remove.iter().flat_map(|f| {
+            std::iter::once(f.path.clone()).chain(f.index_path.clone()).chain(f.text_index_path.clone())
+        }));
         self.update_file_gauge();
         Ok(())
     }

@@ -55,7 +55,8 @@ impl LogStore {
         let (lo, hi) = (min_ms.saturating_mul(1_000_000), max_ms.saturating_mul(1_000_000));
         let mut result: Option<std::collections::HashSet<TraceId>> = None;
         for text in texts {
-            let snapshot = self.span_snapshot(min_ms, max_ms);
+            let mut snapshot = self.span_snapshot(min_ms, max_ms);
+            self.narrow_spans_by_text(&mut snapshot, &[text.as_str()]).await;
             let ctx = self.session_context();
             let frame = ctx.read_table(Arc::new(LogTable::spans(snapshot))).map_err(query_error)?;
             let frame = frame

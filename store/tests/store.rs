@@ -374,3 +374,27 @@ async fn service_map_rollups_follow_ingest_backfill_and_restart() {
     let view = store.service_map_view(start + 30.0, end - 30.0).unwrap();
     assert_eq!(view.live.len(), 2);
 }
+
+#[tokio::test]
+async fn trace_documents_have_a_term_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    let base = 30_000_000;
+    for n in 1..=3 {
+        let mut docs = call_trace(n, base, false);
+        if n == 2 {
+            docs[0] = docs[0].replacen(r#""name":"api""#, r#""name":"api","annotations":{"tenant":"needlecorp"}"#, 1);
+        }
+        store.append_spans(xray_batch(&docs)).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    assert!(store.catalog().read(|s| s.span_files.iter().all(|f| f.text_index_path.is_some())));
+    let mut snapshot = store.span_snapshot(i64::MIN, i64::MAX);
+    store.narrow_spans_by_text(&mut snapshot, &["\"needlecorp\""]).await;
+    assert_eq!(snapshot.files.len(), 1, "only the file holding the value is read");
+    let (lo, hi) = ((base - 1) * 60_000, (base + 2) * 60_000);
+    let ids = store.trace_ids_containing(lo, hi, &["\"needlecorp\"".to_owned()]).await.unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ids[0].to_xray(), format!("1-{:08x}-{:024x}", (base * 60) as u32, 2));
+    assert!(store.trace_ids_containing(lo, hi, &["\"nowhere\"".to_owned()]).await.unwrap().is_empty());
+}
