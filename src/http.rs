@@ -232,9 +232,18 @@ fn content_type_ok(headers: &HeaderMap) -> bool {
     }
 }
 
-/// An HTTP listener for a frontend a later release fills: every request gets a clear 501.
-pub fn not_yet_served_http(what: &'static str) -> Router {
-    Router::new().fallback(move || async move {
-        (StatusCode::NOT_IMPLEMENTED, format!("{what} is not yet served by this fluoro build\n"))
+/// OTLP paths a later release serves answer a clear 501; any other path is a 404.
+pub fn not_yet_served_http(paths: &[&'static str], what: &'static str) -> Router {
+    let mut router = Router::new();
+    for path in paths {
+        router = router.route(
+            path,
+            axum::routing::any(move || async move {
+                (StatusCode::NOT_IMPLEMENTED, format!("{what} is not yet served by this fluoro build\n"))
+            }),
+        );
+    }
+    router.fallback(|uri: axum::http::Uri| async move {
+        (StatusCode::NOT_FOUND, format!("no OTLP endpoint at {}\n", uri.path()))
     })
 }

@@ -97,7 +97,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
 
     let otlp_traces = fluoro_collector::otlp::traces::OtlpTraces::new(traces_write.clone());
     let otlp_http = fluoro_collector::otlp::traces::http_routes(otlp_traces.clone())
-        .merge(http::not_yet_served_http("OTLP metrics and logs"));
+        .merge(http::not_yet_served_http(&["/v1/metrics", "/v1/logs"], "OTLP metrics and logs"));
     let listeners = [
         (
             settings.http_addr,

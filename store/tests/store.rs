@@ -287,15 +287,7 @@ fn xray_batch(texts: &[String]) -> fluoro_store::SpanBatch {
     let rows = texts
         .iter()
         .flat_map(|t| fluoro_proto::xray::parse_documents(t, 65_536).unwrap())
-        .map(|d| fluoro_store::SpanRow {
-            trace_id: d.trace_id.0,
-            id: d.id.0,
-            parent_id: d.parent_id.map(|p| p.0),
-            start_ns: d.start_ns,
-            end_ns: d.end_ns,
-            name: d.name,
-            document: d.json,
-        })
+        .map(fluoro_store::SpanRow::from)
         .collect();
     fluoro_store::SpanBatch { ingestion_time: NOW, rows }
 }

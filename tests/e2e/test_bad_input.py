@@ -137,6 +137,9 @@ def test_placeholder_listeners_answer_clearly(fluoro):
     conn = http.client.HTTPConnection("127.0.0.1", fluoro.ports["otlp_http"], timeout=10)
     conn.request("POST", "/v1/traces", body=b"", headers={"Content-Type": "application/x-protobuf"})
     assert conn.getresponse().status == 200  # an empty export is a success
+    conn = http.client.HTTPConnection("127.0.0.1", fluoro.ports["otlp_http"], timeout=10)
+    conn.request("POST", "/v1/nothing", body=b"", headers={"Content-Type": "application/x-protobuf"})
+    assert conn.getresponse().status == 404
 
 
 def test_list_lengths_are_validated(fluoro, logs):

@@ -137,7 +137,7 @@ impl TracesWriteApi {
         if docs.is_empty() {
             return Ok(());
         }
-        let rows = docs.into_iter().map(span_row).collect();
+        let rows = docs.into_iter().map(SpanRow::from).collect();
         self.store.append_spans(SpanBatch { ingestion_time: (self.clock)(), rows }).await.map(|_| ())
     }
 
@@ -194,17 +194,5 @@ pub fn append_error(error: AppendError) -> XrayError {
     match error {
         AppendError::Throttled { .. } => XrayError::throttled("Too much unflushed data; retry later"),
         other => XrayError::new("ServiceUnavailableException", 503, other.to_string()),
-    }
-}
-
-fn span_row(doc: SegmentDoc) -> SpanRow {
-    SpanRow {
-        trace_id: doc.trace_id.0,
-        id: doc.id.0,
-        parent_id: doc.parent_id.map(|p| p.0),
-        start_ns: doc.start_ns,
-        end_ns: doc.end_ns,
-        name: doc.name,
-        document: doc.json,
     }
 }

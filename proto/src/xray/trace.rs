@@ -315,20 +315,6 @@ impl Trace {
         self.root.map(|r| &self.entities[r])
     }
 
-    /// The node an entity belongs to.
-    pub fn node_of(&self, entity: usize) -> Option<usize> {
-        self.entities[entity].node
-    }
-
-    /// Entities of a node's segments and all their subsegments.
-    pub fn node_entities(&self, node: usize) -> Vec<usize> {
-        let mut out = Vec::new();
-        for &segment in &self.nodes[node].segments {
-            self.collect_subtree(segment, &mut out);
-        }
-        out
-    }
-
     /// `entity` and every subsegment below it.
     pub fn collect_subtree(&self, entity: usize, out: &mut Vec<usize>) {
         out.push(entity);

@@ -5,7 +5,7 @@
 mod describe;
 mod get_events;
 mod insights;
-mod tokens;
+pub(crate) mod tokens;
 
 use std::sync::Arc;
 

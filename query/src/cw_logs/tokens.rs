@@ -4,15 +4,20 @@
 
 use fluoro_proto::logs::EventKey;
 
+/// 64-bit FNV-1a of `bytes`, continuing from `hash` (start with `FNV_OFFSET`).
+pub(crate) fn fnv1a(mut hash: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 /// 64-bit FNV-1a: a stable fingerprint of a query's parameters.
 pub(crate) fn fingerprint(parts: &[&str]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain([0xff]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    let hash = parts.iter().fold(FNV_OFFSET, |hash, part| fnv1a(hash, part.bytes().chain([0xff])));
     format!("{hash:016x}")
 }
 

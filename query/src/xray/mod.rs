@@ -15,6 +15,8 @@ use fluoro_proto::xray::{Trace, TraceId, XrayError};
 use fluoro_store::LogStore;
 use serde_json::{Map, Value, json};
 
+use crate::cw_logs::tokens::{self, FNV_OFFSET, fnv1a};
+
 pub use groups::GroupStore;
 
 /// Most trace ids BatchGetTraces and GetTraceGraph accept, and traces per page.
@@ -508,11 +510,7 @@ fn selection_time(trace: &Trace, range_type: &str, start: f64, end: f64) -> Opti
 
 /// `Sampling` with `FixedRate v`: keep traces whose FNV-1a hash of the X-Ray id falls below v.
 fn fixed_rate_keeps(id: &TraceId, rate: f64) -> bool {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in id.to_xray().bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = fnv1a(FNV_OFFSET, id.to_xray().bytes());
     (hash as f64 / 18_446_744_073_709_551_616.0) < rate
 }
 
@@ -570,12 +568,7 @@ pub fn epoch_seconds(value: &Value) -> Option<f64> {
 }
 
 fn fingerprint(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+    tokens::fingerprint(&[text])
 }
 
 /// NextToken: base64url of a versioned JSON cursor (offset, request fingerprint, issue time).

@@ -67,6 +67,20 @@ pub struct SpanRow {
     pub document: String,
 }
 
+impl From<fluoro_proto::xray::SegmentDoc> for SpanRow {
+    fn from(doc: fluoro_proto::xray::SegmentDoc) -> Self {
+        Self {
+            trace_id: doc.trace_id.0,
+            id: doc.id.0,
+            parent_id: doc.parent_id.map(|p| p.0),
+            start_ns: doc.start_ns,
+            end_ns: doc.end_ns,
+            name: doc.name,
+            document: doc.json,
+        }
+    }
+}
+
 /// A batch of trace documents as the WAL stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpansRecord {
