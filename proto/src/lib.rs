@@ -3,6 +3,7 @@
 
 pub mod aws_error;
 pub mod aws_json;
+pub mod cloudwatch;
 pub mod fields;
 pub mod filter;
 pub mod logs;
