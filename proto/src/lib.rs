@@ -7,6 +7,7 @@ pub mod cloudwatch;
 pub mod fields;
 pub mod filter;
 pub mod logs;
+pub mod metrics;
 pub mod names;
 pub mod validation;
 pub mod xray;
