@@ -14,6 +14,7 @@ const STREAMS: TableDefinition<u64, &[u8]> = TableDefinition::new("streams");
 const FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("files");
 /// Parquet files of trace documents (same `FileMeta`; ids share the files' id space).
 const SPAN_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("span_files");
+const METRIC_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("metric_files");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const GROUP_BYTES: TableDefinition<u64, &[u8]> = TableDefinition::new("group_bytes");
 /// Small named documents of other subsystems (saved queries, ...): key `<kind>/<id>`.
@@ -118,6 +119,7 @@ pub struct CatalogState {
     dirty_groups: std::collections::HashSet<u64>,
     pub files: Vec<Arc<FileMeta>>,
     pub span_files: Vec<Arc<FileMeta>>,
+    pub metric_files: Vec<Arc<FileMeta>>,
     pub next_id: u64,
     pub flushed_seq: u64,
 }
@@ -140,6 +142,7 @@ impl Catalog {
             txn.open_table(STREAMS)?;
             txn.open_table(FILES)?;
             txn.open_table(SPAN_FILES)?;
+            txn.open_table(METRIC_FILES)?;
             txn.open_table(META)?;
             txn.open_table(GROUP_BYTES)?;
             txn.open_table(DOCS)?;
@@ -165,6 +168,9 @@ impl Catalog {
         }
         for entry in read.open_table(SPAN_FILES)?.iter()? {
             state.span_files.push(Arc::new(decode(entry?.1.value())?));
+        }
+        for entry in read.open_table(METRIC_FILES)?.iter()? {
+            state.metric_files.push(Arc::new(decode(entry?.1.value())?));
         }
         let meta = read.open_table(META)?;
         if let Some(next) = meta.get(NEXT_ID)? {
@@ -440,10 +446,27 @@ impl Catalog {
         &self,
         file: Option<FileMeta>,
         span_file: Option<FileMeta>,
+        metric_file: Option<FileMeta>,
         flushed_seq: u64,
     ) -> Result<(), CatalogError> {
-        self.apply(FileChange { add: file, add_span: span_file, flushed_seq: Some(flushed_seq), ..Default::default() })
-            .map(|_| ())
+        self.apply(FileChange {
+            add: file,
+            add_span: span_file,
+            add_metric: metric_file,
+            flushed_seq: Some(flushed_seq),
+            ..Default::default()
+        })
+        .map(|_| ())
+    }
+
+    /// The same for files of metric samples.
+    pub fn replace_metric_files(
+        &self,
+        remove: &[u64],
+        add: Option<FileMeta>,
+    ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
+        self.apply(FileChange { remove_metrics: remove.to_vec(), add_metric: add, ..Default::default() })
+            .map(|(_, _, f)| f)
     }
 
     /// Atomically removes `remove` and adds `add` (compaction, retention), optionally moving the
@@ -454,7 +477,7 @@ impl Catalog {
         add: Option<FileMeta>,
         flushed_seq: Option<u64>,
     ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
-        self.apply(FileChange { remove: remove.to_vec(), add, flushed_seq, ..Default::default() }).map(|(f, _)| f)
+        self.apply(FileChange { remove: remove.to_vec(), add, flushed_seq, ..Default::default() }).map(|(f, _, _)| f)
     }
 
     /// The same for files of trace documents.
@@ -463,21 +486,26 @@ impl Catalog {
         remove: &[u64],
         add: Option<FileMeta>,
     ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
-        self.apply(FileChange { remove_spans: remove.to_vec(), add_span: add, ..Default::default() }).map(|(_, f)| f)
+        self.apply(FileChange { remove_spans: remove.to_vec(), add_span: add, ..Default::default() }).map(|(_, f, _)| f)
     }
 
     /// Applies one change; returns the added (log file, trace file).
     fn apply(&self, change: FileChange) -> Result<AddedFiles, CatalogError> {
         let mut state = self.state.write();
-        let FileChange { remove, mut add, remove_spans, mut add_span, flushed_seq } = change;
+        let FileChange { remove, mut add, remove_spans, mut add_span, remove_metrics, mut add_metric, flushed_seq } =
+            change;
         let mut next_id = state.next_id;
-        for file in add.iter_mut().chain(add_span.iter_mut()) {
+        for file in add.iter_mut().chain(add_span.iter_mut()).chain(add_metric.iter_mut()) {
             file.id = next_id;
             next_id += 1;
         }
         let txn = self.db.lock().begin_write()?;
         {
-            for (table, remove, add) in [(FILES, &remove, &add), (SPAN_FILES, &remove_spans, &add_span)] {
+            for (table, remove, add) in [
+                (FILES, &remove, &add),
+                (SPAN_FILES, &remove_spans, &add_span),
+                (METRIC_FILES, &remove_metrics, &add_metric),
+            ] {
                 let mut files = txn.open_table(table)?;
                 for id in remove {
                     files.remove(*id)?;
@@ -513,6 +541,7 @@ impl Catalog {
         state.next_id = next_id;
         state.files.retain(|f| !remove.contains(&f.id));
         state.span_files.retain(|f| !remove_spans.contains(&f.id));
+        state.metric_files.retain(|f| !remove_metrics.contains(&f.id));
         if let Some(seq) = flushed_seq {
             state.flushed_seq = seq;
         }
@@ -520,11 +549,14 @@ impl Catalog {
         let add_span = add_span.map(Arc::new);
         state.files.extend(add.clone());
         state.span_files.extend(add_span.clone());
-        Ok((add, add_span))
+        let add_metric = add_metric.map(Arc::new);
+        state.metric_files.extend(add_metric.clone());
+        Ok((add, add_span, add_metric))
     }
 }
 
-type AddedFiles = (Option<Arc<FileMeta>>, Option<Arc<FileMeta>>);
+/// The files one change added: (log events, trace documents, metric samples).
+type AddedFiles = (Option<Arc<FileMeta>>, Option<Arc<FileMeta>>, Option<Arc<FileMeta>>);
 
 /// One catalog transaction over the file lists.
 #[derive(Default)]
@@ -533,6 +565,8 @@ struct FileChange {
     add: Option<FileMeta>,
     remove_spans: Vec<u64>,
     add_span: Option<FileMeta>,
+    remove_metrics: Vec<u64>,
+    add_metric: Option<FileMeta>,
     flushed_seq: Option<u64>,
 }
 
@@ -722,7 +756,7 @@ mod tests {
                 text_index_path: None,
             };
             let span_file = FileMeta { path: "traces/x.parquet".into(), groups: Vec::new(), ..file.clone() };
-            catalog.commit_flush(Some(file), Some(span_file), 4).unwrap();
+            catalog.commit_flush(Some(file), Some(span_file), None, 4).unwrap();
         }
         let catalog = Catalog::open(&path).unwrap();
         let g = catalog.group("/a").unwrap();

@@ -27,6 +27,9 @@ pub struct StoreConfig {
     pub maintenance_interval: Duration,
     /// Trace documents are deleted this many days after their end (`traces.retention_days`).
     pub trace_retention_days: u32,
+    /// Metric series (namespace, name, dimension set) the store accepts before PutMetricData
+    /// and other producers are refused (`metrics.max_series`).
+    pub max_series: usize,
 }
 
 impl StoreConfig {
@@ -42,6 +45,7 @@ impl StoreConfig {
             compaction_min_files: 8,
             maintenance_interval: Duration::from_secs(60),
             trace_retention_days: 30,
+            max_series: 1_000_000,
         }
     }
 }

@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::{Catalog, CatalogError, FileMeta};
 use crate::config::StoreConfig;
-use crate::memtable::{MemTable, PreparedBatch, SpanBatch};
+use crate::memtable::{MemTable, MetricBatch, PreparedBatch, SpanBatch};
+use crate::metric_series::SeriesRegistry;
 use crate::metrics::Metrics;
 use crate::table::{LogSnapshot, OBJECT_STORE_URL};
 use crate::wal::{self, Wal};
@@ -49,6 +50,8 @@ pub enum AppendError {
     ShuttingDown,
     #[error("{0}")]
     Wal(String),
+    #[error("{new} new metric series would exceed the limit of {limit} series (metrics.max_series)")]
+    TooManySeries { new: usize, limit: usize },
 }
 
 pub struct LogStore {
@@ -63,6 +66,7 @@ pub struct LogStore {
     doomed: Mutex<Vec<(Instant, String)>>,
     indexes: crate::index::IndexCache,
     service_map: crate::service_map::ServiceMap,
+    series: SeriesRegistry,
     /// Bloom filters of trace-document files, by file id.
     blooms: parking_lot::RwLock<std::collections::HashMap<u64, Arc<crate::bloom::TraceBloom>>>,
     /// One DataFusion session for every read: its runtime caches Parquet footers and page
@@ -90,9 +94,10 @@ impl LogStore {
         let catalog = Arc::new(Catalog::open(&config.data_dir.join("catalog.redb"))?);
         let flushed_seq = catalog.read(|s| s.flushed_seq);
         let mem = Arc::new(RwLock::new(MemTable::default()));
-        let (next_seq, segments) = recover(&wal_dir, flushed_seq, &catalog, &mem, &metrics)?;
+        let series = SeriesRegistry::load(&catalog)?;
+        let (next_seq, segments) = recover(&wal_dir, flushed_seq, &catalog, &mem, &series, &metrics)?;
         let wal = Wal::open(&wal_dir, segments, next_seq, config.wal_sync)?;
-        metrics.data_files.set(catalog.read(|s| s.files.len() + s.span_files.len()) as i64);
+        metrics.data_files.set(catalog.read(|s| s.files.len() + s.span_files.len() + s.metric_files.len()) as i64);
 
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE);
         let state = WriterState { wal, next_seq, mem: mem.clone(), catalog: catalog.clone(), metrics: metrics.clone() };
@@ -110,6 +115,7 @@ impl LogStore {
             indexes: crate::index::IndexCache::default(),
             blooms: Default::default(),
             service_map: Default::default(),
+            series,
             session: new_session(objects.clone()),
             metrics,
         }))
@@ -141,6 +147,40 @@ impl LogStore {
         let first_seq = self.submit(bytes, |ack| Command::AppendSpans { batch, ack }).await?;
         self.service_map.touch(&rows, first_seq);
         Ok(first_seq)
+    }
+
+    /// Appends metric samples, like `append`; refused when they would add more series than
+    /// `max_series` allows.
+    pub async fn append_metrics(&self, batch: MetricBatch) -> Result<u64, AppendError> {
+        let new = self.series.unknown_series(&batch.samples);
+        if new > 0 && self.series.len() + new > self.config.max_series {
+            return Err(AppendError::TooManySeries { new, limit: self.config.max_series });
+        }
+        let bytes = batch.bytes();
+        let samples = batch.samples.clone();
+        let first_seq = self.submit(bytes, |ack| Command::AppendMetrics { batch, ack }).await?;
+        self.series.observe(&samples);
+        Ok(first_seq)
+    }
+
+    /// Every metric series with a sample.
+    pub fn metric_series(&self) -> &SeriesRegistry {
+        &self.series
+    }
+
+    /// Metric samples that may lie in `[min_ms, max_ms]`: unflushed batches plus the files
+    /// whose time range overlaps.
+    pub fn metric_snapshot(&self, min_ms: i64, max_ms: i64) -> LogSnapshot {
+        let mem = self.mem.read();
+        let files = self.catalog.read(|state| {
+            state
+                .metric_files
+                .iter()
+                .filter(|file| file.min_timestamp <= max_ms && file.max_timestamp >= min_ms)
+                .cloned()
+                .collect()
+        });
+        LogSnapshot { batches: mem.metric_batches(), files, selections: Default::default() }
     }
 
     pub(crate) fn service_map(&self) -> &crate::service_map::ServiceMap {
@@ -329,6 +369,7 @@ impl LogStore {
         let started = Instant::now();
         let batches: Vec<_> = frozen.iter().flat_map(|f| f.batches.iter().cloned()).collect();
         let span_batches: Vec<_> = frozen.iter().flat_map(|f| f.span_batches.iter().cloned()).collect();
+        let metric_batches: Vec<_> = frozen.iter().flat_map(|f| f.metric_batches.iter().cloned()).collect();
         let unique = uuid::Uuid::new_v4().simple();
         let meta = if batches.is_empty() {
             None
@@ -343,11 +384,20 @@ impl LogStore {
             let rows = self.config.row_group_rows;
             Some(crate::flush::write_span_file(self.objects.as_ref(), span_batches, rows, path).await?)
         };
+        let metric_meta = if metric_batches.is_empty() {
+            None
+        } else {
+            let path = format!("metrics/{end_seq:020}-{unique}.parquet");
+            let rows = self.config.row_group_rows;
+            Some(crate::flush::write_metric_file(self.objects.as_ref(), metric_batches, rows, path).await?)
+        };
+        // Series identities first: once the WAL is cut, the catalog is their only record.
+        self.series.persist(&self.catalog)?;
         {
             // Readers take the memtable lock before the catalog's, so holding it here makes the
             // file's arrival and the frozen batches' departure one atomic step for them.
             let mut mem = self.mem.write();
-            self.catalog.commit_flush(meta.clone(), span_meta.clone(), end_seq)?;
+            self.catalog.commit_flush(meta.clone(), span_meta.clone(), metric_meta.clone(), end_seq)?;
             for f in &frozen {
                 mem.remove_frozen(f.end_seq);
             }
@@ -355,7 +405,7 @@ impl LogStore {
         }
         let _ = sender.send(Command::Truncate(end_seq)).await;
         self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
-        for meta in meta.iter().chain(span_meta.iter()) {
+        for meta in meta.iter().chain(span_meta.iter()).chain(metric_meta.iter()) {
             self.metrics.flushed_bytes.inc_by(meta.size_bytes);
             tracing::info!(rows = meta.rows, bytes = meta.size_bytes, path = %meta.path, "memtable flushed");
         }
@@ -439,7 +489,9 @@ impl LogStore {
     }
 
     fn update_file_gauge(&self) {
-        self.metrics.data_files.set(self.catalog.read(|s| s.files.len() + s.span_files.len()) as i64);
+        self.metrics
+            .data_files
+            .set(self.catalog.read(|s| s.files.len() + s.span_files.len() + s.metric_files.len()) as i64);
     }
 }
 
@@ -457,6 +509,7 @@ fn recover(
     flushed_seq: u64,
     catalog: &Catalog,
     mem: &RwLock<MemTable>,
+    series: &SeriesRegistry,
     metrics: &Metrics,
 ) -> Result<(u64, Vec<(u64, std::path::PathBuf)>), StoreError> {
     let replay = wal::replay(wal_dir, flushed_seq)?;
@@ -466,6 +519,17 @@ fn recover(
     for record in replay.records {
         let record = match record {
             wal::Record::Logs(record) => record,
+            wal::Record::Metrics(record) => {
+                let skip = flushed_seq.saturating_sub(record.first_seq).min(record.samples.len() as u64) as usize;
+                let batch =
+                    MetricBatch { ingestion_time: record.ingestion_time, samples: record.samples[skip..].to_vec() };
+                if !batch.is_empty() {
+                    events += batch.len();
+                    series.observe(&batch.samples);
+                    mem.insert_metrics(&batch, record.first_seq + skip as u64);
+                }
+                continue;
+            }
             wal::Record::Spans(record) => {
                 let skip = flushed_seq.saturating_sub(record.first_seq).min(record.rows.len() as u64) as usize;
                 let batch = SpanBatch { ingestion_time: record.ingestion_time, rows: record.rows[skip..].to_vec() };

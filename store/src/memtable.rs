@@ -58,6 +58,31 @@ impl SpanBatch {
     }
 }
 
+/// Metric samples prepared by a frontend, before they have seqs.
+#[derive(Debug, Clone)]
+pub struct MetricBatch {
+    pub ingestion_time: i64,
+    pub samples: Vec<fluoro_proto::metrics::KeyedSample>,
+}
+
+impl MetricBatch {
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// What the buffer limit counts: the in-memory row size.
+    pub fn bytes(&self) -> usize {
+        self.samples.len() * SAMPLE_ROW_BYTES
+    }
+}
+
+/// Bytes of one sample row in memory and in the WAL (ids, timestamp, flags, four doubles).
+pub const SAMPLE_ROW_BYTES: usize = 60;
+
 /// Rows per sealed memtable chunk, and message bytes that seal a chunk early.
 const CHUNK_ROWS: usize = 8192;
 const CHUNK_BYTES: usize = 4 << 20;
@@ -67,6 +92,7 @@ const CHUNK_BYTES: usize = 4 << 20;
 pub(crate) struct Frozen {
     pub batches: Vec<RecordBatch>,
     pub span_batches: Vec<RecordBatch>,
+    pub metric_batches: Vec<RecordBatch>,
     pub bytes: usize,
     pub end_seq: u64,
 }
@@ -156,12 +182,71 @@ impl OpenSpans {
     }
 }
 
+/// Metric samples being appended, column by column.
+#[derive(Debug, Default)]
+struct OpenSamples {
+    series: Vec<u64>,
+    timestamps: Vec<i64>,
+    seqs: Vec<u64>,
+    units: Vec<u8>,
+    resolutions: Vec<u8>,
+    counts: Vec<f64>,
+    sums: Vec<f64>,
+    mins: Vec<f64>,
+    maxs: Vec<f64>,
+    sets: Vec<bool>,
+}
+
+impl OpenSamples {
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn push(&mut self, batch: &MetricBatch, first_seq: u64) {
+        for (i, keyed) in batch.samples.iter().enumerate() {
+            let s = &keyed.sample;
+            self.series.push(s.series);
+            self.timestamps.push(s.timestamp_ms);
+            self.seqs.push(first_seq + i as u64);
+            self.units.push(s.unit);
+            self.resolutions.push(s.resolution);
+            self.counts.push(s.count);
+            self.sums.push(s.sum);
+            self.mins.push(s.min);
+            self.maxs.push(s.max);
+            self.sets.push(s.is_set);
+        }
+    }
+
+    fn to_batch(&self) -> RecordBatch {
+        use datafusion::arrow::array::{BooleanArray, Float64Array, UInt8Array};
+        RecordBatch::try_new(
+            fluoro_proto::metrics::schema::SAMPLE_SCHEMA.clone(),
+            vec![
+                Arc::new(UInt64Array::from(self.series.clone())),
+                Arc::new(Int64Array::from(self.timestamps.clone())),
+                Arc::new(UInt64Array::from(self.seqs.clone())),
+                Arc::new(UInt8Array::from(self.units.clone())),
+                Arc::new(UInt8Array::from(self.resolutions.clone())),
+                Arc::new(Float64Array::from(self.counts.clone())),
+                Arc::new(Float64Array::from(self.sums.clone())),
+                Arc::new(Float64Array::from(self.mins.clone())),
+                Arc::new(Float64Array::from(self.maxs.clone())),
+                Arc::new(BooleanArray::from(self.sets.clone())),
+            ],
+        )
+        .expect("columns match SAMPLE_SCHEMA")
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct MemTable {
     sealed: Vec<RecordBatch>,
     open: OpenChunk,
     spans_sealed: Vec<RecordBatch>,
     spans_open: OpenSpans,
+    samples_sealed: Vec<RecordBatch>,
+    samples_open: OpenSamples,
     pub active_bytes: usize,
     pub active_since: Option<Instant>,
     pub frozen: Vec<Frozen>,
@@ -191,7 +276,20 @@ impl MemTable {
         }
     }
 
+    pub fn insert_metrics(&mut self, batch: &MetricBatch, first_seq: u64) {
+        self.samples_open.push(batch, first_seq);
+        self.active_bytes += batch.bytes();
+        self.active_since.get_or_insert_with(Instant::now);
+        if self.samples_open.len() >= 8 * CHUNK_ROWS {
+            self.seal();
+        }
+    }
+
     fn seal(&mut self) {
+        if self.samples_open.len() > 0 {
+            self.samples_sealed.push(self.samples_open.to_batch());
+            self.samples_open = OpenSamples::default();
+        }
         if self.open.len() > 0 {
             self.sealed.push(self.open.to_batch());
             self.open = OpenChunk::default();
@@ -205,12 +303,13 @@ impl MemTable {
     /// Moves the active rows to a frozen set ending at `end_seq`.
     pub fn freeze(&mut self, end_seq: u64) -> Option<Frozen> {
         self.seal();
-        if self.sealed.is_empty() && self.spans_sealed.is_empty() {
+        if self.sealed.is_empty() && self.spans_sealed.is_empty() && self.samples_sealed.is_empty() {
             return None;
         }
         let frozen = Frozen {
             batches: std::mem::take(&mut self.sealed),
             span_batches: std::mem::take(&mut self.spans_sealed),
+            metric_batches: std::mem::take(&mut self.samples_sealed),
             bytes: self.active_bytes,
             end_seq,
         };
@@ -248,6 +347,20 @@ impl MemTable {
             .collect();
         if !self.spans_open.rows.is_empty() {
             out.push(self.spans_open.to_batch());
+        }
+        out
+    }
+
+    /// Every unflushed metric sample, like `batches`.
+    pub fn metric_batches(&self) -> Vec<RecordBatch> {
+        let mut out: Vec<RecordBatch> = self
+            .frozen
+            .iter()
+            .flat_map(|f| f.metric_batches.iter().cloned())
+            .chain(self.samples_sealed.iter().cloned())
+            .collect();
+        if self.samples_open.len() > 0 {
+            out.push(self.samples_open.to_batch());
         }
         out
     }

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub api_requests: IntCounterVec,
     pub api_errors: IntCounterVec,
     pub spans_ingested: IntCounter,
+    pub samples_ingested: IntCounter,
     /// Trace documents and spans refused, by source (`udp`, `api`, `otlp`) and reason.
     pub spans_rejected: IntCounterVec,
     pub udp_datagrams: IntCounter,
@@ -72,6 +73,7 @@ impl Metrics {
                 &["operation", "code"],
             ),
             spans_ingested: counter("trace_documents_ingested_total", "Trace documents (segments, spans) acknowledged"),
+            samples_ingested: counter("metric_samples_ingested_total", "Metric samples acknowledged"),
             spans_rejected: counter_vec(
                 "trace_documents_rejected_total",
                 "Trace documents and spans refused, by source and reason",

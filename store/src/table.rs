@@ -50,6 +50,11 @@ impl LogTable {
         Self { snapshot, schema: LOG_SCHEMA.clone() }
     }
 
+    /// A snapshot of metric samples (`LogStore::metric_snapshot`).
+    pub fn samples(snapshot: LogSnapshot) -> Self {
+        Self { snapshot, schema: fluoro_proto::metrics::schema::SAMPLE_SCHEMA.clone() }
+    }
+
     /// A snapshot of trace documents (`LogStore::span_snapshot`).
     pub fn spans(snapshot: LogSnapshot) -> Self {
         Self { snapshot, schema: fluoro_proto::xray::schema::SPAN_SCHEMA.clone() }

@@ -9,9 +9,9 @@ use parking_lot::RwLock;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::catalog::{Catalog, EventStats};
-use crate::memtable::{MemTable, PreparedBatch, SpanBatch};
+use crate::memtable::{MemTable, MetricBatch, PreparedBatch, SpanBatch};
 use crate::metrics::Metrics;
-use crate::wal::{Wal, encode_frame, encode_spans_frame};
+use crate::wal::{Wal, encode_frame, encode_metrics_frame, encode_spans_frame};
 
 /// Most commands one group commit takes.
 const MAX_GROUP: usize = 512;
@@ -23,6 +23,10 @@ pub(crate) enum Command {
     },
     AppendSpans {
         batch: SpanBatch,
+        ack: oneshot::Sender<Result<u64, String>>,
+    },
+    AppendMetrics {
+        batch: MetricBatch,
         ack: oneshot::Sender<Result<u64, String>>,
     },
     /// Rotate the WAL and freeze the memtable; answers the frozen set's end seq, if any.
@@ -56,6 +60,7 @@ pub(crate) fn run(mut state: WriterState, mut commands: mpsc::Receiver<Command>)
             match command {
                 Command::Append { batch, ack } => appends.push((Pending::Logs(batch), ack)),
                 Command::AppendSpans { batch, ack } => appends.push((Pending::Spans(batch), ack)),
+                Command::AppendMetrics { batch, ack } => appends.push((Pending::Metrics(batch), ack)),
                 Command::Freeze { ack } => {
                     commit(&mut state, std::mem::take(&mut appends));
                     let _ = ack.send(freeze(&mut state));
@@ -84,6 +89,7 @@ fn freeze(state: &mut WriterState) -> Option<u64> {
 enum Pending {
     Logs(PreparedBatch),
     Spans(SpanBatch),
+    Metrics(MetricBatch),
 }
 
 impl Pending {
@@ -91,6 +97,7 @@ impl Pending {
         match self {
             Self::Logs(b) => b.len(),
             Self::Spans(b) => b.len(),
+            Self::Metrics(b) => b.len(),
         }
     }
 
@@ -98,6 +105,7 @@ impl Pending {
         match self {
             Self::Logs(b) => b.message_bytes() + 12 * b.len() + 64,
             Self::Spans(b) => b.bytes() + 56 * b.len() + 64,
+            Self::Metrics(b) => b.bytes() + 64,
         }
     }
 }
@@ -119,6 +127,9 @@ fn commit(state: &mut WriterState, appends: Vec<(Pending, oneshot::Sender<Result
                 encode_frame(&mut buffer, batch.group_id, batch.stream_id, batch.ingestion_time, next_seq, events);
             }
             Pending::Spans(batch) => encode_spans_frame(&mut buffer, batch.ingestion_time, next_seq, &batch.rows),
+            Pending::Metrics(batch) => {
+                encode_metrics_frame(&mut buffer, batch.ingestion_time, next_seq, &batch.samples)
+            }
         }
         next_seq += pending.len() as u64;
     }
@@ -138,6 +149,7 @@ fn commit(state: &mut WriterState, appends: Vec<(Pending, oneshot::Sender<Result
             match pending {
                 Pending::Logs(batch) => mem.insert(batch, *first_seq),
                 Pending::Spans(batch) => mem.insert_spans(batch, *first_seq),
+                Pending::Metrics(batch) => mem.insert_metrics(batch, *first_seq),
             }
         }
         state.metrics.buffer_bytes.set(mem.total_bytes() as i64);
@@ -150,6 +162,7 @@ fn commit(state: &mut WriterState, appends: Vec<(Pending, oneshot::Sender<Result
                 state.metrics.bytes_ingested.inc_by(batch.message_bytes() as u64);
             }
             Pending::Spans(batch) => state.metrics.spans_ingested.inc_by(batch.len() as u64),
+            Pending::Metrics(batch) => state.metrics.samples_ingested.inc_by(batch.len() as u64),
         }
         let _ = ack.send(Ok(first_seq));
     }

@@ -390,3 +390,59 @@ async fn trace_documents_have_a_term_index() {
     assert_eq!(ids[0].to_xray(), format!("1-{:08x}-{:024x}", (base * 60) as u32, 2));
     assert!(store.trace_ids_containing(lo, hi, &["\"nowhere\"".to_owned()]).await.unwrap().is_empty());
 }
+
+fn metric_batch(name: &str, values: &[(i64, f64)]) -> fluoro_store::MetricBatch {
+    use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey};
+    let key = Arc::new(SeriesKey::new("App", name, vec![("Service".into(), "api".into())]));
+    let samples = values
+        .iter()
+        .map(|(t, v)| KeyedSample { key: key.clone(), sample: Sample::value(key.id(), *t, 2, 60, *v, 1.0) })
+        .collect();
+    fluoro_store::MetricBatch { ingestion_time: NOW, samples }
+}
+
+async fn visible_samples(store: &LogStore) -> Vec<(u64, i64, i64)> {
+    use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+    let ctx = store.session_context();
+    let table = ctx.read_table(Arc::new(LogTable::samples(store.metric_snapshot(i64::MIN, i64::MAX)))).unwrap();
+    let mut out = Vec::new();
+    for batch in table.collect().await.unwrap() {
+        let series = batch.column_by_name("series_id").unwrap().as_primitive::<UInt64Type>();
+        let ts = batch.column_by_name("timestamp").unwrap().as_primitive::<Int64Type>();
+        let min = batch.column_by_name("min").unwrap().as_primitive::<Float64Type>();
+        for row in 0..batch.num_rows() {
+            out.push((series.value(row), ts.value(row), min.value(row) as i64));
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+#[tokio::test]
+async fn metric_samples_flush_replay_and_series_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(config(dir.path()), Metrics::new()).unwrap();
+    store.append_metrics(metric_batch("Latency", &[(NOW, 10.0), (NOW + 60_000, 20.0)])).await.unwrap();
+    assert_eq!(visible_samples(&store).await.len(), 2);
+    assert!(store.flush().await.unwrap());
+    assert_eq!(store.catalog().read(|st| st.metric_files.len()), 1);
+    store.append_metrics(metric_batch("Errors", &[(NOW, 1.0)])).await.unwrap();
+    assert_eq!(visible_samples(&store).await.len(), 3);
+    assert_eq!(store.metric_series().len(), 2);
+    let latest = store.metric_series().all().into_iter().find(|s| s.key.name == "Latency").unwrap();
+    assert_eq!(latest.last_sample_ms, NOW + 60_000);
+    store.stop_writer().await;
+    drop(store);
+
+    // The flushed series comes from the catalog, the unflushed one from the WAL.
+    let mut limited = config(dir.path());
+    limited.max_series = 2;
+    let store = LogStore::open(limited, Metrics::new()).unwrap();
+    assert_eq!(visible_samples(&store).await.len(), 3);
+    assert_eq!(store.metric_series().len(), 2);
+    // A third series is over the limit; known series are still accepted.
+    let refused = store.append_metrics(metric_batch("Third", &[(NOW, 1.0)])).await.unwrap_err();
+    assert!(refused.to_string().contains("limit of 2 series"), "{refused}");
+    store.append_metrics(metric_batch("Errors", &[(NOW + 1, 2.0)])).await.unwrap();
+    store.shutdown().await.unwrap();
+}

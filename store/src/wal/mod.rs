@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 pub use record::SpanRow;
-pub(crate) use record::{Record, encode_frame, encode_spans_frame};
+pub(crate) use record::{Record, encode_frame, encode_metrics_frame, encode_spans_frame};
 pub(crate) use recovery::replay;
 
 /// The open WAL: one segment being appended, older segments kept until flushed.

@@ -5,7 +5,7 @@
 //! u32 LE  payload length (bytes)
 //! u32 LE  CRC-32 (IEEE) of the payload
 //! payload:
-//!   u8      kind (1 = log events, 2 = trace documents)
+//!   u8      kind (1 = log events, 2 = trace documents, 3 = metric samples)
 //! kind 1:
 //!   u64 LE  group id
 //!   u64 LE  stream id
@@ -22,19 +22,23 @@
 //!         u32 LE document length, document bytes (UTF-8 JSON) }
 //! ```
 
+use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey};
+
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"FLWAL001";
 pub(crate) const FRAME_HEADER_LEN: usize = 8;
 /// No record is larger: a 1 MiB batch of 10,000 events encodes to about 1.2 MiB.
 pub(crate) const MAX_PAYLOAD_LEN: usize = 8 << 20;
 const KIND_LOG_EVENTS: u8 = 1;
 const KIND_SPANS: u8 = 2;
+const KIND_METRICS: u8 = 3;
 const NO_END: i64 = i64::MIN;
 
 /// A WAL record: log events or trace documents.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Logs(LogEventsRecord),
     Spans(SpansRecord),
+    Metrics(MetricsRecord),
 }
 
 impl Record {
@@ -43,6 +47,7 @@ impl Record {
         match self {
             Self::Logs(r) => r.first_seq,
             Self::Spans(r) => r.first_seq,
+            Self::Metrics(r) => r.first_seq,
         }
     }
 
@@ -50,6 +55,7 @@ impl Record {
         match self {
             Self::Logs(r) => r.last_seq(),
             Self::Spans(r) => r.first_seq + r.rows.len() as u64 - 1,
+            Self::Metrics(r) => r.first_seq + r.samples.len() as u64 - 1,
         }
     }
 }
@@ -107,6 +113,54 @@ pub(crate) fn encode_spans_frame(out: &mut Vec<u8>, ingestion_time: i64, first_s
         for text in [&row.name, &row.document] {
             out.extend_from_slice(&(text.len() as u32).to_le_bytes());
             out.extend_from_slice(text.as_bytes());
+        }
+    }
+    let payload_len = (out.len() - payload_start) as u32;
+    let crc = crc32fast::hash(&out[payload_start..]);
+    out[frame_start..frame_start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[frame_start + 4..frame_start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Metric samples with the identities of their series, as the WAL stores them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsRecord {
+    pub ingestion_time: i64,
+    pub first_seq: u64,
+    pub samples: Vec<KeyedSample>,
+}
+
+/// Appends one framed record of metric samples to `out`.
+pub(crate) fn encode_metrics_frame(out: &mut Vec<u8>, ingestion_time: i64, first_seq: u64, samples: &[KeyedSample]) {
+    let frame_start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+    let payload_start = out.len();
+    out.push(KIND_METRICS);
+    out.extend_from_slice(&ingestion_time.to_le_bytes());
+    out.extend_from_slice(&first_seq.to_le_bytes());
+    // Each distinct series once; samples refer to it by index.
+    let mut index: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    let mut series = Vec::new();
+    for s in samples {
+        index.entry(s.sample.series).or_insert_with(|| {
+            series.push(&s.key);
+            (series.len() - 1) as u32
+        });
+    }
+    out.extend_from_slice(&(series.len() as u32).to_le_bytes());
+    for key in series {
+        let json = serde_json::to_vec(key.as_ref()).expect("series keys serialize");
+        out.extend_from_slice(&key.id().to_le_bytes());
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&json);
+    }
+    out.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    for s in samples {
+        let x = &s.sample;
+        out.extend_from_slice(&index[&x.series].to_le_bytes());
+        out.extend_from_slice(&x.timestamp_ms.to_le_bytes());
+        out.extend_from_slice(&[x.unit, x.resolution, u8::from(x.is_set)]);
+        for f in [x.count, x.sum, x.min, x.max] {
+            out.extend_from_slice(&f.to_le_bytes());
         }
     }
     let payload_len = (out.len() - payload_start) as u32;
@@ -195,6 +249,7 @@ fn decode_payload(payload: &[u8]) -> Option<Record> {
     match cursor.take(1)?[0] {
         KIND_LOG_EVENTS => decode_log_events(cursor).map(Record::Logs),
         KIND_SPANS => decode_spans(cursor).map(Record::Spans),
+        KIND_METRICS => decode_metrics(cursor).map(Record::Metrics),
         _ => None,
     }
 }
@@ -220,6 +275,52 @@ fn decode_spans(mut cursor: Cursor<'_>) -> Option<SpansRecord> {
         rows.push(SpanRow { trace_id, id, parent_id, start_ns, end_ns, name, document });
     }
     cursor.bytes.is_empty().then_some(SpansRecord { ingestion_time, first_seq, rows })
+}
+
+fn decode_metrics(mut cursor: Cursor<'_>) -> Option<MetricsRecord> {
+    let ingestion_time = cursor.u64()? as i64;
+    let first_seq = cursor.u64()?;
+    let series_count = cursor.u32()? as usize;
+    if series_count > cursor.bytes.len() {
+        return None;
+    }
+    let mut keys = Vec::with_capacity(series_count);
+    for _ in 0..series_count {
+        let id = cursor.u64()?;
+        let len = cursor.u32()? as usize;
+        let key: SeriesKey = serde_json::from_slice(cursor.take(len)?).ok()?;
+        if key.id() != id {
+            return None;
+        }
+        keys.push(std::sync::Arc::new(key));
+    }
+    let count = cursor.u32()? as usize;
+    if count == 0 || count > cursor.bytes.len() {
+        return None;
+    }
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let key = keys.get(cursor.u32()? as usize)?.clone();
+        let timestamp_ms = cursor.u64()? as i64;
+        let flags = cursor.take(3)?;
+        let mut f = [0.0; 4];
+        for x in &mut f {
+            *x = f64::from_bits(cursor.u64()?);
+        }
+        let sample = Sample {
+            series: key.id(),
+            timestamp_ms,
+            unit: flags[0],
+            resolution: flags[1],
+            is_set: flags[2] != 0,
+            count: f[0],
+            sum: f[1],
+            min: f[2],
+            max: f[3],
+        };
+        samples.push(KeyedSample { key, sample });
+    }
+    cursor.bytes.is_empty().then_some(MetricsRecord { ingestion_time, first_seq, samples })
 }
 
 fn decode_log_events(mut cursor: Cursor<'_>) -> Option<LogEventsRecord> {
@@ -285,6 +386,26 @@ mod tests {
         let mut flipped = out.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(decode_frame(&flipped), Err(FrameError::Corrupt("checksum mismatch")));
+    }
+
+    #[test]
+    fn metrics_frame_round_trip() {
+        use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey};
+        let a = std::sync::Arc::new(SeriesKey::new("N", "m", vec![("d".into(), "v".into())]));
+        let b = std::sync::Arc::new(SeriesKey::new("N", "n", vec![]));
+        let mut set = Sample::value(b.id(), 60_000, 3, 60, 1.0, 4.0);
+        (set.sum, set.max, set.is_set) = (10.0, 5.0, true);
+        let samples = vec![
+            KeyedSample { key: a.clone(), sample: Sample::value(a.id(), 1_000, 2, 1, 12.5, 3.0) },
+            KeyedSample { key: b.clone(), sample: set },
+            KeyedSample { key: a.clone(), sample: Sample::value(a.id(), 2_000, 2, 1, -1.0, 1.0) },
+        ];
+        let mut bytes = Vec::new();
+        encode_metrics_frame(&mut bytes, 7, 100, &samples);
+        let (record, used) = decode_frame(&bytes).unwrap();
+        assert_eq!(used, bytes.len());
+        assert_eq!(record, Record::Metrics(MetricsRecord { ingestion_time: 7, first_seq: 100, samples }));
+        assert_eq!(record.last_seq(), 102);
     }
 
     #[test]

@@ -1,0 +1,118 @@
+//! The registry of metric series: every identity with a sample, when it last had one, kept in
+//! memory for ListMetrics and SEARCH and persisted in the catalog at each flush (the WAL
+//! carries the identities of unflushed samples, so nothing is lost in between).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use fluoro_proto::metrics::{KeyedSample, SeriesKey};
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, CatalogError};
+
+const DOC_KIND: &str = "metric-series";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeriesInfo {
+    pub key: Arc<SeriesKey>,
+    /// Timestamp of the newest sample (ms).
+    pub last_sample_ms: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct SeriesRegistry {
+    series: RwLock<HashMap<u64, SeriesInfo>>,
+    dirty: Mutex<HashSet<u64>>,
+}
+
+impl SeriesRegistry {
+    pub fn load(catalog: &Catalog) -> Result<Self, CatalogError> {
+        let registry = Self::default();
+        {
+            let mut series = registry.series.write();
+            for (_, bytes) in catalog.docs(DOC_KIND)? {
+                match serde_json::from_slice::<SeriesInfo>(&bytes) {
+                    Ok(info) => {
+                        series.insert(info.key.id(), info);
+                    }
+                    Err(error) => tracing::warn!(%error, "unreadable metric series entry skipped"),
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn len(&self) -> usize {
+        self.series.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.read().is_empty()
+    }
+
+    /// How many of the samples' series are not registered yet.
+    pub fn unknown_series(&self, samples: &[KeyedSample]) -> usize {
+        let series = self.series.read();
+        let mut new: HashSet<u64> = HashSet::new();
+        for s in samples {
+            if !series.contains_key(&s.sample.series) {
+                new.insert(s.sample.series);
+            }
+        }
+        new.len()
+    }
+
+    /// Records acknowledged samples.
+    pub fn observe(&self, samples: &[KeyedSample]) {
+        let mut series = self.series.write();
+        let mut dirty = self.dirty.lock();
+        for s in samples {
+            let id = s.sample.series;
+            match series.get_mut(&id) {
+                Some(info) if info.last_sample_ms >= s.sample.timestamp_ms => {}
+                Some(info) => {
+                    info.last_sample_ms = s.sample.timestamp_ms;
+                    dirty.insert(id);
+                }
+                None => {
+                    series.insert(id, SeriesInfo { key: s.key.clone(), last_sample_ms: s.sample.timestamp_ms });
+                    dirty.insert(id);
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, id: u64) -> Option<SeriesInfo> {
+        self.series.read().get(&id).cloned()
+    }
+
+    /// Every series, in (namespace, name, dimensions) order.
+    pub fn all(&self) -> Vec<SeriesInfo> {
+        let mut all: Vec<SeriesInfo> = self.series.read().values().cloned().collect();
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        all
+    }
+
+    /// Writes the entries changed since the last call.
+    pub fn persist(&self, catalog: &Catalog) -> Result<(), CatalogError> {
+        let ids: Vec<u64> = self.dirty.lock().drain().collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let docs: Vec<(String, Option<Vec<u8>>)> = {
+            let series = self.series.read();
+            ids.iter()
+                .filter_map(|id| {
+                    let info = serde_json::to_vec(series.get(id)?).ok()?;
+                    Some((format!("{id:016x}"), Some(info)))
+                })
+                .collect()
+        };
+        if let Err(error) = catalog.put_docs(DOC_KIND, &docs) {
+            self.dirty.lock().extend(ids);
+            return Err(error);
+        }
+        Ok(())
+    }
+}
