@@ -82,6 +82,13 @@ pub struct ServeArgs {
     /// Largest segment document accepted, bytes [default: 65536].
     #[arg(long, env = "FLUORO_TRACE_MAX_DOCUMENT_BYTES")]
     pub trace_max_document_bytes: Option<usize>,
+    /// Metric series (namespace, name, dimension set) stored before new ones are refused
+    /// [default: 1000000].
+    #[arg(long, env = "FLUORO_METRICS_MAX_SERIES")]
+    pub metrics_max_series: Option<usize>,
+    /// Let PutMetricData write into `AWS/` namespaces [default: false].
+    #[arg(long, env = "FLUORO_METRICS_ALLOW_AWS_NAMESPACES")]
+    pub metrics_allow_aws_namespaces: Option<bool>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -110,6 +117,8 @@ struct FileConfig {
     self_trace_endpoint: Option<String>,
     trace_max_documents: Option<u32>,
     trace_max_bytes: Option<u64>,
+    metrics_max_series: Option<usize>,
+    metrics_allow_aws_namespaces: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +136,7 @@ pub struct Settings {
     pub trace_max_summary_range_secs: f64,
     pub trace_settle: Duration,
     pub self_trace_endpoint: Option<String>,
+    pub metrics: fluoro_proto::metrics::put::PutRules,
 }
 
 impl ServeArgs {
@@ -161,6 +171,7 @@ impl ServeArgs {
             bail!("trace_retention_days must be at least 1");
         }
         store.trace_retention_days = retention_days;
+        store.max_series = self.metrics_max_series.or(file.metrics_max_series).unwrap_or(1_000_000).max(1);
         let traces = fluoro_collector::xray::TraceLimits {
             max_document_bytes: self.trace_max_document_bytes.or(file.trace_max_document_bytes).unwrap_or(65_536),
             retention_days,
@@ -197,6 +208,12 @@ impl ServeArgs {
                 .max(1) as f64,
             trace_settle: Duration::from_secs(self.trace_settle_secs.or(file.trace_settle_secs).unwrap_or(60)),
             self_trace_endpoint: self.self_trace_endpoint.or(file.self_trace_endpoint).filter(|e| !e.is_empty()),
+            metrics: fluoro_proto::metrics::put::PutRules {
+                allow_aws_namespaces: self
+                    .metrics_allow_aws_namespaces
+                    .or(file.metrics_allow_aws_namespaces)
+                    .unwrap_or(false),
+            },
         })
     }
 }

@@ -12,6 +12,7 @@ use axum::routing::get;
 use fluoro_collector::cw_logs::LogsWriteApi;
 use fluoro_collector::xray::TracesWriteApi;
 use fluoro_proto::aws_json::{RequestContext, region_from_authorization};
+use fluoro_proto::cloudwatch::{self, Protocol};
 use fluoro_proto::xray::XrayError;
 use fluoro_proto::{AwsError, ErrorCode};
 use fluoro_query::cw_logs::LogsReadApi;
@@ -27,6 +28,9 @@ pub struct AppState {
     pub logs_read: LogsReadApi,
     pub traces_write: Arc<TracesWriteApi>,
     pub traces_read: TracesReadApi,
+    pub metrics_write: fluoro_collector::cw_metrics::MetricsWriteApi,
+    pub metrics_read: fluoro_query::cw_metrics::MetricsReadApi,
+    pub clock: fluoro_proto::logs::Clock,
     pub metrics: Metrics,
     pub account_id: String,
     pub region: String,
@@ -165,6 +169,19 @@ async fn aws_json(
     // X-Ray is rest-json: a known path and no X-Amz-Target.
     if !headers.contains_key("x-amz-target") && XRAY_PATHS.contains(&uri.path()) {
         return xray(&state, &method, uri.path(), body).await;
+    }
+    // CloudWatch: the CBOR path, the JSON 1.0 target, or an awsQuery form (spec §1.2).
+    if let Some(op) = cloudwatch::cbor_operation(uri.path()) {
+        let op = op.to_owned();
+        return crate::cloudwatch::serve(&state, Protocol::Cbor, Some(op), &headers, body).await;
+    }
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if let Some(op) = target.strip_prefix(cloudwatch::TARGET_PREFIX) {
+        let op = op.to_owned();
+        return crate::cloudwatch::serve(&state, Protocol::Json, Some(op), &headers, body).await;
+    }
+    if crate::cloudwatch::may_be_query(&method, &uri, &headers) {
+        return crate::cloudwatch::serve_query(&state, &uri, &headers, body).await;
     }
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = axum::body::to_bytes(body, state.max_request_bytes).await;

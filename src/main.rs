@@ -1,6 +1,7 @@
 //! `fluoro`: parse the command line, open the store, build the frontends and read APIs, serve
 //! every port, and shut down in order (listeners, then a final flush of the store).
 
+mod cloudwatch;
 mod config;
 mod http;
 mod telemetry;
@@ -82,6 +83,13 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         logs_read: LogsReadApi::new(store.clone(), clock.clone(), settings.queries),
         traces_write: traces_write.clone(),
         traces_read,
+        metrics_write: fluoro_collector::cw_metrics::MetricsWriteApi::new(
+            store.clone(),
+            clock.clone(),
+            settings.metrics,
+        ),
+        metrics_read: fluoro_query::cw_metrics::MetricsReadApi::new(store.clone(), settings.account_id.clone()),
+        clock: clock.clone(),
         metrics,
         account_id: settings.account_id.clone(),
         region: settings.region.clone(),

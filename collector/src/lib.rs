@@ -2,5 +2,6 @@
 //! all of them end in `fluoro_store::LogStore::append`.
 
 pub mod cw_logs;
+pub mod cw_metrics;
 pub mod otlp;
 pub mod xray;

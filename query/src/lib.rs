@@ -2,6 +2,7 @@
 //! DataFusion.
 
 pub mod cw_logs;
+pub mod cw_metrics;
 mod events;
 pub mod insights;
 pub mod native;

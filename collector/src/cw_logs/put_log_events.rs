@@ -127,8 +127,8 @@ impl LogsWriteApi {
                 AppendError::ShuttingDown => {
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service is shutting down.")
                 }
-                AppendError::Wal(detail) => {
-                    tracing::error!(detail, "append failed");
+                other @ (AppendError::Wal(_) | AppendError::TooManySeries { .. }) => {
+                    tracing::error!(%other, "append failed");
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service cannot complete the request.")
                 }
             })?;

@@ -1,0 +1,85 @@
+//! Reading metric samples: one DataFusion scan over the memtable and the sample files, pruned
+//! by series id and time (files are sorted by series, so page statistics skip the rest).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{Float64Type, Int64Type, UInt8Type, UInt64Type};
+use datafusion::prelude::{col, lit};
+use fluoro_proto::cloudwatch::CwError;
+use fluoro_proto::metrics::Sample;
+use fluoro_store::{LogStore, LogTable};
+
+/// Samples by series id.
+#[derive(Debug, Default)]
+pub struct SampleSet {
+    by_series: HashMap<u64, Vec<Sample>>,
+}
+
+impl SampleSet {
+    pub fn of(&self, series: u64) -> &[Sample] {
+        self.by_series.get(&series).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_series.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_series.is_empty()
+    }
+}
+
+/// The samples of `series` with `start_ms <= timestamp < end_ms`.
+pub async fn fetch(store: &LogStore, series: &[u64], start_ms: i64, end_ms: i64) -> Result<SampleSet, CwError> {
+    let mut set = SampleSet::default();
+    if series.is_empty() || start_ms >= end_ms {
+        return Ok(set);
+    }
+    let snapshot = store.metric_snapshot(start_ms, end_ms - 1);
+    if snapshot.batches.is_empty() && snapshot.files.is_empty() {
+        return Ok(set);
+    }
+    let internal = |e: datafusion::error::DataFusionError| CwError::internal(format!("metric read failed: {e}"));
+    let ctx = store.session_context();
+    let ids = series.iter().map(|id| lit(*id)).collect();
+    let frame = ctx
+        .read_table(Arc::new(LogTable::samples(snapshot)))
+        .map_err(internal)?
+        .filter(
+            col("series_id")
+                .in_list(ids, false)
+                .and(col("timestamp").gt_eq(lit(start_ms)))
+                .and(col("timestamp").lt(lit(end_ms))),
+        )
+        .map_err(internal)?;
+    let batches: Vec<RecordBatch> = frame.collect().await.map_err(internal)?;
+    for batch in &batches {
+        let column = |name: &str| batch.column_by_name(name).expect("sample schema column");
+        let ids = column("series_id").as_primitive::<UInt64Type>();
+        let timestamps = column("timestamp").as_primitive::<Int64Type>();
+        let units = column("unit").as_primitive::<UInt8Type>();
+        let resolutions = column("resolution").as_primitive::<UInt8Type>();
+        let counts = column("count").as_primitive::<Float64Type>();
+        let sums = column("sum").as_primitive::<Float64Type>();
+        let mins = column("min").as_primitive::<Float64Type>();
+        let maxs = column("max").as_primitive::<Float64Type>();
+        let sets = column("is_set").as_boolean();
+        for row in 0..batch.num_rows() {
+            let sample = Sample {
+                series: ids.value(row),
+                timestamp_ms: timestamps.value(row),
+                unit: units.value(row),
+                resolution: resolutions.value(row),
+                count: counts.value(row),
+                sum: sums.value(row),
+                min: mins.value(row),
+                max: maxs.value(row),
+                is_set: sets.value(row),
+            };
+            set.by_series.entry(sample.series).or_default().push(sample);
+        }
+    }
+    Ok(set)
+}
