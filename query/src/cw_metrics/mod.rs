@@ -159,7 +159,8 @@ impl MetricsReadApi {
 
         // Resolve SEARCH calls, then fetch every series in one read.
         let registry = self.store.metric_series().all();
-        let mut searches: HashMap<String, HashMap<usize, Vec<(Arc<SeriesKey>, String, i64)>>> = HashMap::new();
+        // Expression id → SEARCH call index → the series it names.
+        let mut searches: HashMap<String, HashMap<usize, Vec<search::Found>>> = HashMap::new();
         let mut series_count = plan.metric_stats().count();
         for (id, expr, query) in plan.expressions() {
             let mut calls = Vec::new();
@@ -241,7 +242,8 @@ impl MetricsReadApi {
         }
 
         // Results in request order; arrays give one result per series.
-        let mut results: Vec<(String, String, Vec<(i64, f64)>, bool)> = Vec::new();
+        // (id, label, points, forbidden)
+        let mut results: Vec<ResultSeries> = Vec::new();
         for query in queries {
             if query["ReturnData"].as_bool() == Some(false) {
                 continue;
@@ -369,6 +371,8 @@ impl MetricsReadApi {
         Ok(response)
     }
 }
+
+type ResultSeries = (String, String, Vec<(i64, f64)>, bool);
 
 fn metrics_last_id(metrics: &[Arc<SeriesKey>]) -> u64 {
     metrics.last().map(|k| k.id()).unwrap_or_default()
@@ -597,7 +601,7 @@ impl<'a> Plan<'a> {
 fn request_fingerprint(input: &Value) -> String {
     let mut copy = input.clone();
     if let Some(object) = copy.as_object_mut() {
-        object.remove("NextToken");
+        object.shift_remove("NextToken");
     }
     tokens::fingerprint(&[&copy.to_string()])
 }

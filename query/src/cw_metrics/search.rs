@@ -12,13 +12,16 @@ use super::math::Expr;
 
 const MAX_SERIES: usize = 500;
 
+/// A series SEARCH found: identity, statistic, period.
+pub type Found = (Arc<SeriesKey>, String, i64);
+
 /// The series a SEARCH call names, each with its statistic and period.
 pub fn resolve(
     args: &[Expr],
     query_period: Option<i64>,
     registry: &[SeriesInfo],
     active_since_ms: i64,
-) -> Result<Vec<(Arc<SeriesKey>, String, i64)>, String> {
+) -> Result<Vec<Found>, String> {
     let invalid = || "Invalid argument types for SEARCH".to_owned();
     let (Some(Expr::Text(search)), Some(Expr::Text(stat))) = (args.first(), args.get(1)) else {
         return Err(invalid());
