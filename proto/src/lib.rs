@@ -4,9 +4,11 @@
 pub mod aws_error;
 pub mod aws_json;
 pub mod cloudwatch;
+pub mod emf;
 pub mod fields;
 pub mod filter;
 pub mod logs;
+pub mod metric_filter;
 pub mod metrics;
 pub mod names;
 pub mod validation;

@@ -15,6 +15,7 @@ pub mod index;
 mod log_store;
 pub mod maintenance;
 mod memtable;
+pub mod metric_filters;
 pub mod metric_series;
 mod metrics;
 mod service_map;
@@ -27,6 +28,7 @@ pub use catalog::{Catalog, CatalogError, CatalogState, EventStats, FileMeta, Gro
 pub use config::StoreConfig;
 pub use log_store::{AppendError, LogStore, StoreError};
 pub use memtable::{MetricBatch, PreparedBatch, SpanBatch};
+pub use metric_filters::{ActiveFilter, MetricFilters};
 pub use metric_series::{SeriesInfo, SeriesRegistry};
 pub use metrics::Metrics;
 pub use service_map::MapView;

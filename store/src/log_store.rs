@@ -67,6 +67,7 @@ pub struct LogStore {
     indexes: crate::index::IndexCache,
     service_map: crate::service_map::ServiceMap,
     series: SeriesRegistry,
+    metric_filters: crate::metric_filters::MetricFilters,
     /// Bloom filters of trace-document files, by file id.
     blooms: parking_lot::RwLock<std::collections::HashMap<u64, Arc<crate::bloom::TraceBloom>>>,
     /// One DataFusion session for every read: its runtime caches Parquet footers and page
@@ -95,6 +96,7 @@ impl LogStore {
         let flushed_seq = catalog.read(|s| s.flushed_seq);
         let mem = Arc::new(RwLock::new(MemTable::default()));
         let series = SeriesRegistry::load(&catalog)?;
+        let metric_filters = crate::metric_filters::MetricFilters::load(&catalog)?;
         let (next_seq, segments) = recover(&wal_dir, flushed_seq, &catalog, &mem, &series, &metrics)?;
         let wal = Wal::open(&wal_dir, segments, next_seq, config.wal_sync)?;
         metrics.data_files.set(catalog.read(|s| s.files.len() + s.span_files.len() + s.metric_files.len()) as i64);
@@ -116,6 +118,7 @@ impl LogStore {
             blooms: Default::default(),
             service_map: Default::default(),
             series,
+            metric_filters,
             session: new_session(objects.clone()),
             metrics,
         }))
@@ -161,6 +164,11 @@ impl LogStore {
         let first_seq = self.submit(bytes, |ack| Command::AppendMetrics { batch, ack }).await?;
         self.series.observe(&samples);
         Ok(first_seq)
+    }
+
+    /// The metric filters of every log group.
+    pub fn metric_filters(&self) -> &crate::metric_filters::MetricFilters {
+        &self.metric_filters
     }
 
     /// Every metric series with a sample.

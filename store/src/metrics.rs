@@ -22,6 +22,10 @@ pub struct Metrics {
     pub api_errors: IntCounterVec,
     pub spans_ingested: IntCounter,
     pub samples_ingested: IntCounter,
+    /// Datapoints metric filters and EMF produced but the store refused (events are kept).
+    pub metric_samples_dropped: IntCounter,
+    /// Invalid EMF documents, by `EMFParsingErrors` / `EMFValidationErrors`.
+    pub emf_errors: IntCounterVec,
     /// Trace documents and spans refused, by source (`udp`, `api`, `otlp`) and reason.
     pub spans_rejected: IntCounterVec,
     pub udp_datagrams: IntCounter,
@@ -74,6 +78,11 @@ impl Metrics {
             ),
             spans_ingested: counter("trace_documents_ingested_total", "Trace documents (segments, spans) acknowledged"),
             samples_ingested: counter("metric_samples_ingested_total", "Metric samples acknowledged"),
+            metric_samples_dropped: counter(
+                "metric_samples_dropped_total",
+                "Datapoints from metric filters and EMF the store refused",
+            ),
+            emf_errors: counter_vec("emf_errors_total", "Invalid Embedded Metric Format documents", &["kind"]),
             spans_rejected: counter_vec(
                 "trace_documents_rejected_total",
                 "Trace documents and spans refused, by source and reason",

@@ -297,3 +297,99 @@ def test_samples_survive_restart(make_fluoro):
     out = cw.get_metric_statistics(Namespace="Durable", MetricName="m", StartTime=t, EndTime=t + dt.timedelta(minutes=1),
                                    Period=60, Statistics=["Sum"])
     assert out["Datapoints"][0]["Sum"] == 3.0
+
+
+def put_events(logs, group, stream, messages, timestamp=None):
+    ts = timestamp or int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName=stream,
+                        logEvents=[{"timestamp": ts + i, "message": m} for i, m in enumerate(messages)])
+
+
+def test_metric_filter_counts_error_lines(fluoro, cw):
+    logs = fluoro.client("logs")
+    logs.create_log_group(logGroupName="/app/api")
+    logs.create_log_stream(logGroupName="/app/api", logStreamName="s")
+    logs.put_metric_filter(logGroupName="/app/api", filterName="errors", filterPattern="ERROR",
+                           metricTransformations=[{"metricName": "ErrorCount", "metricNamespace": "App",
+                                                   "metricValue": "1", "defaultValue": 0, "unit": "Count"}])
+    logs.put_metric_filter(logGroupName="/app/api", filterName="bytes",
+                           filterPattern="[ip, server, username, timestamp, request, status_code, bytes > 1000]",
+                           metricTransformations=[{"metricName": "Bytes", "metricNamespace": "App",
+                                                   "metricValue": "$bytes", "dimensions": {"server": "$server"}}])
+    described = logs.describe_metric_filters(logGroupName="/app/api")["metricFilters"]
+    assert [f["filterName"] for f in described] == ["bytes", "errors"]
+    assert described[1]["metricTransformations"][0] == {"metricName": "ErrorCount", "metricNamespace": "App",
+                                                        "metricValue": "1", "defaultValue": 0.0, "unit": "Count"}
+    assert logs.describe_log_groups(logGroupNamePrefix="/app/api")["logGroups"][0]["metricFilterCount"] == 2
+    assert [f["filterName"] for f in logs.describe_metric_filters(metricName="Bytes", metricNamespace="App")["metricFilters"]] == ["bytes"]
+    start = minute_ago(0)
+    put_events(logs, "/app/api", "s", ["ERROR a", "INFO b", "ERROR c",
+                                        '127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534'])
+    end = start + dt.timedelta(minutes=2)
+    out = cw.get_metric_statistics(Namespace="App", MetricName="ErrorCount", StartTime=start, EndTime=end, Period=60,
+                                   Statistics=["Sum", "SampleCount"])
+    assert [(p["Sum"], p["SampleCount"], p["Unit"]) for p in out["Datapoints"]] == [(2.0, 4.0, "Count")]
+    out = cw.get_metric_statistics(Namespace="App", MetricName="Bytes", Dimensions=[{"Name": "server", "Value": "Prod"}],
+                                   StartTime=start, EndTime=end, Period=60, Statistics=["Sum"])
+    assert [p["Sum"] for p in out["Datapoints"]] == [1534.0]
+    names = {m["MetricName"] for m in cw.list_metrics(Namespace="App")["Metrics"]}
+    assert names == {"ErrorCount", "Bytes"}
+    # TestMetricFilter: 0-based event numbers, extracted values of delimited patterns.
+    tested = logs.test_metric_filter(filterPattern="[w1=ERROR, w2]", logEventMessages=["ERROR disk full", "INFO ok"])
+    assert tested["matches"] == [{"eventNumber": 0, "eventMessage": "ERROR disk full",
+                                  "extractedValues": {"$w1": "ERROR", "$w2": "disk full"}}]
+    # Bad definitions and missing resources.
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.put_metric_filter(logGroupName="/app/api", filterName="bad", filterPattern="ERROR",
+                               metricTransformations=[{"metricName": "m", "metricNamespace": "n", "metricValue": "1",
+                                                       "dimensions": {"a": "$.a"}}])
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.put_metric_filter(logGroupName="/nope", filterName="f", filterPattern="",
+                               metricTransformations=[{"metricName": "m", "metricNamespace": "n", "metricValue": "1"}])
+    logs.delete_metric_filter(logGroupName="/app/api", filterName="errors")
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.delete_metric_filter(logGroupName="/app/api", filterName="errors")
+    assert [f["filterName"] for f in logs.describe_metric_filters()["metricFilters"]] == ["bytes"]
+
+
+def test_filters_survive_restart(make_fluoro):
+    f = make_fluoro().start()
+    logs = f.client("logs")
+    logs.create_log_group(logGroupName="g")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")
+    logs.put_metric_filter(logGroupName="g", filterName="warn", filterPattern="WARN",
+                           metricTransformations=[{"metricName": "Warnings", "metricNamespace": "R", "metricValue": "1"}])
+    f.stop()
+    f.start()
+    logs = f.client("logs")
+    start = minute_ago(0)
+    put_events(logs, "g", "s", ["WARN x", "WARN y"])
+    out = f.client("cloudwatch").get_metric_statistics(Namespace="R", MetricName="Warnings", StartTime=start,
+                                                       EndTime=start + dt.timedelta(minutes=2), Period=60,
+                                                       Statistics=["Sum"])
+    assert [p["Sum"] for p in out["Datapoints"]] == [2.0]
+
+
+def test_embedded_metric_format(fluoro, cw):
+    logs = fluoro.client("logs")
+    logs.create_log_group(logGroupName="/aws/lambda/shop")
+    logs.create_log_stream(logGroupName="/aws/lambda/shop", logStreamName="s")
+    now = int(time.time() * 1000)
+    good = {"_aws": {"Timestamp": now, "CloudWatchMetrics": [{"Namespace": "Shop", "Dimensions": [["Service"]],
+            "Metrics": [{"Name": "Latency", "Unit": "Milliseconds"}]}]}, "Service": "cart", "Latency": [10, 20, 20]}
+    bad = {"_aws": {"Timestamp": now, "CloudWatchMetrics": [{"Namespace": "Shop", "Dimensions": [["Service"]],
+           "Metrics": [{"Name": "Latency"}]}]}, "Service": 42, "Latency": 10}
+    put_events(logs, "/aws/lambda/shop", "s", [json.dumps(good), json.dumps(bad)], timestamp=now)
+    listed = cw.list_metrics(Namespace="Shop")["Metrics"]
+    assert listed == [{"Namespace": "Shop", "MetricName": "Latency", "Dimensions": [{"Name": "Service", "Value": "cart"}]}]
+    start = dt.datetime.fromtimestamp(now // 60000 * 60, dt.timezone.utc)
+    out = cw.get_metric_statistics(Namespace="Shop", MetricName="Latency", Dimensions=[{"Name": "Service", "Value": "cart"}],
+                                   StartTime=start, EndTime=start + dt.timedelta(minutes=1), Period=60,
+                                   Statistics=["SampleCount", "Sum", "Average"])
+    assert [(p["SampleCount"], p["Sum"], p["Unit"]) for p in out["Datapoints"]] == [(3.0, 50.0, "Milliseconds")]
+    # The invalid document is still a stored, searchable event, and is counted.
+    found = logs.filter_log_events(logGroupName="/aws/lambda/shop", filterPattern='{ $.Service = 42 }')["events"]
+    assert len(found) == 1
+    errors = cw.list_metrics(Namespace="AWS/Logs", MetricName="EMFValidationErrors")["Metrics"]
+    assert errors == [{"Namespace": "AWS/Logs", "MetricName": "EMFValidationErrors",
+                       "Dimensions": [{"Name": "LogGroupName", "Value": "/aws/lambda/shop"}]}]

@@ -110,6 +110,7 @@ impl LogsWriteApi {
             ));
         }
         self.store.catalog().delete_group(name.as_str()).map_err(map_catalog_error)?;
+        self.store.metric_filters().delete_group(self.store.catalog(), name.as_str()).map_err(map_catalog_error)?;
         Ok(empty())
     }
 

@@ -2,6 +2,7 @@
 //! log groups, streams, retention, tags, and PutLogEvents.
 
 mod groups;
+mod metric_filters;
 mod put_log_events;
 mod tags;
 #[cfg(test)]
@@ -40,6 +41,9 @@ impl LogsWriteApi {
             "UntagResource" => self.untag_resource(ctx, parse_input(body)),
             "TagLogGroup" => self.tag_log_group(parse_input(body)),
             "UntagLogGroup" => self.untag_log_group(parse_input(body)),
+            "PutMetricFilter" => parse_input(body).and_then(|input| self.put_metric_filter(input)),
+            "DeleteMetricFilter" => parse_input(body).and_then(|input| self.delete_metric_filter(input)),
+            "TestMetricFilter" => parse_input(body).and_then(|input| self.test_metric_filter(input)),
             "PutLogEvents" => match parse_input(body) {
                 Ok(input) => self.put_log_events(input).await,
                 Err(e) => Err(e),

@@ -132,6 +132,9 @@ impl LogsWriteApi {
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service cannot complete the request.")
                 }
             })?;
+            // 9. Metric filters and EMF, on what was stored.
+            let events: Vec<(i64, &str)> = accepted.iter().map(|e| (e.timestamp, e.message.as_str())).collect();
+            self.produce_metrics(group.name.as_str(), &events).await;
         }
         let mut out = Map::new();
         out.insert("nextSequenceToken".into(), json!(EventKey { timestamp: now, seq }.to_event_id()));

@@ -61,6 +61,25 @@ impl JsonPattern {
     }
 }
 
+/// A `$.a.b[0]` selector on its own, as metric filters use them for values and dimensions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonPath(Selector);
+
+impl JsonPath {
+    pub fn parse(source: &str) -> Result<Self, PatternError> {
+        let mut parser = Parser { src: source.trim_matches(is_blank), pos: 0 };
+        let selector = parser.selector()?;
+        if parser.pos != parser.src.len() {
+            return Err(PatternError::Invalid);
+        }
+        Ok(Self(selector))
+    }
+
+    pub fn lookup<'a>(&self, document: &'a Value) -> Option<&'a Value> {
+        walk(document, &self.0)
+    }
+}
+
 fn walk<'a>(document: &'a Value, selector: &Selector) -> Option<&'a Value> {
     selector.iter().try_fold(document, |value, step| match step {
         Step::Key(key) => value.as_object()?.get(key),

@@ -18,7 +18,7 @@ mod tests;
 use crate::aws_error::AwsError;
 
 pub use delimited::DelimitedPattern;
-pub use json::JsonPattern;
+pub use json::{JsonPath, JsonPattern};
 pub use regex_value::RegexValue;
 pub use terms::TermPattern;
 

@@ -22,6 +22,17 @@ pub(super) struct DescribeLogGroupsInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub(super) struct DescribeMetricFiltersInput {
+    log_group_name: Option<String>,
+    filter_name_prefix: Option<String>,
+    metric_name: Option<String>,
+    metric_namespace: Option<String>,
+    limit: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct DescribeLogStreamsInput {
     log_group_name: Option<String>,
     log_group_identifier: Option<String>,
@@ -62,6 +73,74 @@ pub(super) fn paginate<T>(
 }
 
 impl LogsReadApi {
+    /// DescribeMetricFilters (spec logs.md §3.11): by group and name prefix, or by metric;
+    /// ordered by group, then filter name.
+    pub(super) fn describe_metric_filters(&self, input: DescribeMetricFiltersInput) -> Result<Value, AwsError> {
+        let limit = limit_or(input.limit, 50, 50)?;
+        if input.metric_name.is_some() != input.metric_namespace.is_some() {
+            return Err(AwsError::invalid_parameter("metricName and metricNamespace must be specified together."));
+        }
+        let filters = match &input.log_group_name {
+            Some(group) => {
+                if self.store.catalog().group(group).is_none() {
+                    return Err(group_not_found());
+                }
+                self.store.metric_filters().of_group(group)
+            }
+            None => self.store.metric_filters().all(),
+        };
+        let prefix = input.log_group_name.as_ref().and(input.filter_name_prefix.as_deref());
+        let selected: Vec<_> = filters
+            .into_iter()
+            .filter(|f| {
+                let def = &f.filter.def;
+                prefix.is_none_or(|p| def.filter_name.starts_with(p))
+                    && input.metric_name.as_deref().is_none_or(|m| m == def.metric_name)
+                    && input.metric_namespace.as_deref().is_none_or(|n| n == def.metric_namespace)
+            })
+            .collect();
+        let print = fingerprint(&[
+            "metric-filters",
+            input.log_group_name.as_deref().unwrap_or(""),
+            prefix.unwrap_or(""),
+            input.metric_name.as_deref().unwrap_or(""),
+            input.metric_namespace.as_deref().unwrap_or(""),
+        ]);
+        let (page, next) = paginate(selected, input.next_token.as_deref(), limit, &print)?;
+        let rendered: Vec<Value> = page
+            .iter()
+            .map(|f| {
+                let def = &f.filter.def;
+                let mut transformation = Map::new();
+                transformation.insert("metricName".into(), json!(def.metric_name));
+                transformation.insert("metricNamespace".into(), json!(def.metric_namespace));
+                transformation.insert("metricValue".into(), json!(def.metric_value));
+                if let Some(default) = def.default_value {
+                    transformation.insert("defaultValue".into(), json!(default));
+                }
+                if !def.dimensions.is_empty() {
+                    transformation.insert("dimensions".into(), json!(def.dimensions));
+                }
+                if let Some(unit) = &def.unit {
+                    transformation.insert("unit".into(), json!(unit));
+                }
+                json!({
+                    "filterName": def.filter_name,
+                    "filterPattern": def.filter_pattern,
+                    "metricTransformations": [transformation],
+                    "creationTime": def.creation_time,
+                    "logGroupName": def.log_group_name,
+                    "applyOnTransformedLogs": def.apply_on_transformed_logs,
+                })
+            })
+            .collect();
+        let mut out = json!({"metricFilters": rendered});
+        if let Some(token) = next {
+            out["nextToken"] = json!(token);
+        }
+        Ok(out)
+    }
+
     pub(super) fn describe_log_groups(
         &self,
         ctx: &RequestContext,
@@ -119,7 +198,7 @@ impl LogsReadApi {
                 if !by_pattern && let Some(days) = group.retention_days {
                     out.insert("retentionInDays".into(), json!(days));
                 }
-                out.insert("metricFilterCount".into(), json!(0));
+                out.insert("metricFilterCount".into(), json!(self.store.metric_filters().count(&group.name)));
                 out.insert("arn".into(), json!(format!("{arn}:*")));
                 out.insert("logGroupArn".into(), json!(arn));
                 if !by_pattern {

@@ -51,6 +51,7 @@ impl LogsReadApi {
         let result = match operation {
             "DescribeLogGroups" => self.describe_log_groups(ctx, parse_input(body)),
             "DescribeLogStreams" => self.describe_log_streams(ctx, parse_input(body)),
+            "DescribeMetricFilters" => parse_input(body).and_then(|input| self.describe_metric_filters(input)),
             "ListTagsForResource" => self.list_tags_for_resource(ctx, parse_input(body)),
             "ListTagsLogGroup" => self.list_tags_log_group(parse_input(body)),
             "GetLogEvents" => match parse_input(body) {
