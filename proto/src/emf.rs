@@ -45,7 +45,7 @@ pub fn extract(message: &str, event_timestamp_ms: i64) -> Option<Result<Vec<Keye
         // looked like one.
         _ => return Some(Err(EmfError::Parsing)),
     };
-    let Some(aws) = document.get("_aws") else { return None };
+    let aws = document.get("_aws")?;
     Some(samples(&document, aws, event_timestamp_ms).ok_or(EmfError::Validation))
 }
 
