@@ -104,17 +104,22 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
 
     let otlp_traces = fluoro_collector::otlp::traces::OtlpTraces::new(traces_write.clone());
-    let otlp_http = fluoro_collector::otlp::traces::http_routes(otlp_traces.clone())
-        .merge(http::not_yet_served_http(&["/v1/metrics", "/v1/logs"], "OTLP metrics and logs"));
+    let otlp_metrics = fluoro_collector::otlp::metrics::OtlpMetrics::new(store.clone(), clock.clone());
+    let otlp_http_routes = || {
+        fluoro_collector::otlp::traces::http_routes(otlp_traces.clone())
+            .merge(fluoro_collector::otlp::metrics::http_routes(otlp_metrics.clone()))
+    };
+    let otlp_http = otlp_http_routes().merge(http::not_yet_served_http(&["/v1/logs"], "OTLP logs"));
+    let otlp_grpc = fluoro_collector::otlp::grpc_routes(otlp_traces.clone(), otlp_metrics.clone());
     let listeners = [
         (
             settings.http_addr,
             "http",
-            http::router(state.clone(), native.merge(fluoro_collector::otlp::traces::http_routes(otlp_traces.clone())))
+            http::router(state.clone(), native.merge(otlp_http_routes()))
                 .layer(axum::middleware::from_fn(telemetry::trace_requests)),
         ),
         (settings.otlp_http_addr, "otlp-http", otlp_http),
-        (settings.otlp_grpc_addr, "otlp-grpc", fluoro_collector::otlp::traces::grpc_routes(otlp_traces)),
+        (settings.otlp_grpc_addr, "otlp-grpc", otlp_grpc),
         (settings.xray_addr, "xray-tcp", http::xray_router(state)),
     ];
     for (addr, name, router) in listeners {

@@ -26,6 +26,7 @@ pub struct Metrics {
     pub metric_samples_dropped: IntCounter,
     /// Invalid EMF documents, by `EMFParsingErrors` / `EMFValidationErrors`.
     pub emf_errors: IntCounterVec,
+    pub otlp_points_rejected: IntCounter,
     /// Trace documents and spans refused, by source (`udp`, `api`, `otlp`) and reason.
     pub spans_rejected: IntCounterVec,
     pub udp_datagrams: IntCounter,
@@ -82,6 +83,7 @@ impl Metrics {
                 "metric_samples_dropped_total",
                 "Datapoints from metric filters and EMF the store refused",
             ),
+            otlp_points_rejected: counter("otlp_metric_points_rejected_total", "OTLP metric data points refused"),
             emf_errors: counter_vec("emf_errors_total", "Invalid Embedded Metric Format documents", &["kind"]),
             spans_rejected: counter_vec(
                 "trace_documents_rejected_total",

@@ -2,6 +2,7 @@
 //! types, gzip, size limits, partial success, `google.rpc.Status` errors, backpressure with
 //! Retry-After) live here; each signal converts its request and appends it to the store.
 
+pub mod metrics;
 pub mod traces;
 
 use axum::body::{Body, Bytes};
@@ -121,6 +122,42 @@ pub async fn read_request(
         GunzipError::Invalid(message) => (encoding, HttpFailure::bad_request(format!("invalid gzip body: {message}"))),
     })?;
     Ok((encoding, Bytes::from(bytes)))
+}
+
+/// Decodes an OTLP/HTTP export body. JSON with snake_case keys (any of `snake_needles`, or
+/// the common `_unix_nano"`/`_value"`) or enum names is normalized first: unknown fields are
+/// ignored, so such keys would otherwise decode as nothing.
+pub fn decode_export<T>(encoding: Encoding, bytes: &[u8], snake_needles: &[&[u8]]) -> Result<T, String>
+where
+    T: prost::Message + Default + serde::de::DeserializeOwned,
+{
+    match encoding {
+        Encoding::Protobuf => T::decode(bytes).map_err(|e| e.to_string()),
+        Encoding::Json => {
+            let common: [&[u8]; 2] = [b"_unix_nano\"", b"_value\""];
+            let snake = snake_needles
+                .iter()
+                .chain(common.iter())
+                .any(|needle| bytes.windows(needle.len()).any(|w| w == *needle));
+            let direct = if snake { None } else { serde_json::from_slice::<T>(bytes).ok() };
+            match direct {
+                Some(request) => Ok(request),
+                None => serde_json::from_slice::<serde_json::Value>(bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| serde_json::from_value(normalize_json(v)).map_err(|e| e.to_string())),
+            }
+        }
+    }
+}
+
+/// Every OTLP gRPC service as one axum router (one fallback, so they share a listener).
+pub fn grpc_routes(
+    traces: std::sync::Arc<traces::OtlpTraces>,
+    metrics: std::sync::Arc<metrics::OtlpMetrics>,
+) -> axum::Router {
+    tonic::service::Routes::new(traces::grpc_service(traces))
+        .add_service(metrics::grpc_service(metrics))
+        .into_axum_router()
 }
 
 pub enum GunzipError {

@@ -16,10 +16,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{Tra
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use prost::Message;
 use serde_json::json;
 
-use super::{Encoding, HttpFailure, MAX_GRPC_BYTES, MAX_HTTP_BYTES, read_request, success};
+use super::{HttpFailure, MAX_GRPC_BYTES, MAX_HTTP_BYTES, read_request, success};
 use crate::xray::TracesWriteApi;
 
 /// The outcome of one export: spans rejected and why.
@@ -78,23 +77,7 @@ pub async fn http_export(State(traces): State<Arc<OtlpTraces>>, headers: HeaderM
         Ok(ok) => ok,
         Err((encoding, failure)) => return failure.into_response(encoding),
     };
-    let request = match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes.as_ref()).map_err(|e| e.to_string()),
-        Encoding::Json => {
-            // Unknown fields are ignored, so snake_case keys would decode as nothing: such
-            // bodies (and enum names, which fail to decode) are normalized first.
-            let snake = [&b"_spans\""[..], b"_id\"", b"_unix_nano\"", b"_value\""]
-                .iter()
-                .any(|needle| bytes.windows(needle.len()).any(|w| w == *needle));
-            let direct = if snake { None } else { serde_json::from_slice::<ExportTraceServiceRequest>(&bytes).ok() };
-            match direct {
-                Some(request) => Ok(request),
-                None => serde_json::from_slice::<serde_json::Value>(&bytes)
-                    .map_err(|e| e.to_string())
-                    .and_then(|v| serde_json::from_value(super::normalize_json(v)).map_err(|e| e.to_string())),
-            }
-        }
-    };
+    let request = super::decode_export::<ExportTraceServiceRequest>(encoding, &bytes, &[&b"_spans\""[..], b"_id\""]);
     let request = match request {
         Ok(request) => request,
         Err(message) => {
@@ -138,11 +121,10 @@ impl TraceService for Grpc {
     }
 }
 
-/// The gRPC service as axum routes (one listener stack for every port).
-pub fn grpc_routes(traces: Arc<OtlpTraces>) -> Router {
-    let service = TraceServiceServer::new(Grpc(traces))
+/// The gRPC service (mounted with the others by `otlp::grpc_routes`).
+pub fn grpc_service(traces: Arc<OtlpTraces>) -> TraceServiceServer<impl TraceService> {
+    TraceServiceServer::new(Grpc(traces))
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
         .send_compressed(tonic::codec::CompressionEncoding::Gzip)
-        .max_decoding_message_size(MAX_GRPC_BYTES);
-    tonic::service::Routes::new(service).into_axum_router()
+        .max_decoding_message_size(MAX_GRPC_BYTES)
 }

@@ -1,6 +1,7 @@
 //! CloudWatch metrics: series identity, samples, PutMetricData's rules, statistics and the
 //! read grid (spec metrics-alarms.md §2).
 
+pub mod otlp;
 pub mod put;
 pub mod schema;
 pub mod stats;

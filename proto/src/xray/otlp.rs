@@ -26,7 +26,7 @@ pub struct Converted {
     pub error: Option<String>,
 }
 
-fn any_to_json(value: &AnyValue) -> Value {
+pub(crate) fn any_to_json(value: &AnyValue) -> Value {
     match &value.value {
         Some(any_value::Value::StringValue(s)) => Value::from(s.clone()),
         Some(any_value::Value::BoolValue(b)) => Value::from(*b),
@@ -43,7 +43,7 @@ fn any_to_json(value: &AnyValue) -> Value {
 }
 
 /// Attributes as an ordered key → JSON map (later duplicates win).
-fn attributes(list: &[KeyValue]) -> Map<String, Value> {
+pub(crate) fn attributes(list: &[KeyValue]) -> Map<String, Value> {
     list.iter().map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(Value::Null, any_to_json))).collect()
 }
 
