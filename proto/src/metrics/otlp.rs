@@ -185,7 +185,7 @@ fn pin_extremes(values: &mut Vec<(f64, f64)>, bounds: &[f64], min: Option<f64>, 
     let inside = |i: usize, v: f64| {
         let lo = if i == 0 { f64::NEG_INFINITY } else { bounds[i - 1] };
         let hi = bounds.get(i).copied().unwrap_or(f64::INFINITY);
-        v > lo && v <= hi || (i == 0 && v <= hi)
+        (i == 0 || v > lo) && v <= hi
     };
     let non_empty: Vec<usize> = (0..values.len()).filter(|i| values[*i].1 > 0.0).collect();
     let (Some(&first), Some(&last)) = (non_empty.first(), non_empty.last()) else { return };
