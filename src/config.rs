@@ -89,6 +89,16 @@ pub struct ServeArgs {
     /// Let PutMetricData write into `AWS/` namespaces [default: false].
     #[arg(long, env = "FLUORO_METRICS_ALLOW_AWS_NAMESPACES")]
     pub metrics_allow_aws_namespaces: Option<bool>,
+    /// Days raw metric samples are kept before they become 5-minute and 1-hour rollups
+    /// [default: 15].
+    #[arg(long, env = "FLUORO_METRICS_RETENTION_MINUTE_DAYS")]
+    pub metrics_retention_minute_days: Option<u32>,
+    /// Days 5-minute rollups are kept [default: 63].
+    #[arg(long, env = "FLUORO_METRICS_RETENTION_FIVE_MINUTE_DAYS")]
+    pub metrics_retention_five_minute_days: Option<u32>,
+    /// Days 1-hour rollups are kept [default: 455].
+    #[arg(long, env = "FLUORO_METRICS_RETENTION_HOUR_DAYS")]
+    pub metrics_retention_hour_days: Option<u32>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -119,6 +129,9 @@ struct FileConfig {
     trace_max_bytes: Option<u64>,
     metrics_max_series: Option<usize>,
     metrics_allow_aws_namespaces: Option<bool>,
+    metrics_retention_minute_days: Option<u32>,
+    metrics_retention_five_minute_days: Option<u32>,
+    metrics_retention_hour_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +185,15 @@ impl ServeArgs {
         }
         store.trace_retention_days = retention_days;
         store.max_series = self.metrics_max_series.or(file.metrics_max_series).unwrap_or(1_000_000).max(1);
+        let days = |d: u32| Duration::from_secs(u64::from(d) * 86_400);
+        let minute = self.metrics_retention_minute_days.or(file.metrics_retention_minute_days).unwrap_or(15);
+        let five = self.metrics_retention_five_minute_days.or(file.metrics_retention_five_minute_days).unwrap_or(63);
+        let hour = self.metrics_retention_hour_days.or(file.metrics_retention_hour_days).unwrap_or(455);
+        if !(minute >= 1 && minute <= five && five <= hour) {
+            bail!("metric retention days must satisfy 1 <= minute <= five_minute <= hour");
+        }
+        (store.metrics_raw_horizon, store.metrics_five_minute_horizon, store.metrics_hour_horizon) =
+            (days(minute), days(five), days(hour));
         let traces = fluoro_collector::xray::TraceLimits {
             max_document_bytes: self.trace_max_document_bytes.or(file.trace_max_document_bytes).unwrap_or(65_536),
             retention_days,

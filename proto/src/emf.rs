@@ -137,7 +137,7 @@ fn samples(document: &Value, aws: &Value, event_timestamp_ms: i64) -> Option<Vec
 mod tests {
     use super::*;
 
-    fn points(message: &str, ts: i64) -> Vec<(String, String, Vec<(String, String)>, f64, u8, u8, i64)> {
+    fn points(message: &str, ts: i64) -> Vec<(String, String, Vec<(String, String)>, f64, u8, u16, i64)> {
         extract(message, ts)
             .unwrap()
             .unwrap()

@@ -452,21 +452,16 @@ impl Catalog {
         self.apply(FileChange {
             add: file,
             add_span: span_file,
-            add_metric: metric_file,
+            add_metrics: metric_file.into_iter().collect(),
             flushed_seq: Some(flushed_seq),
             ..Default::default()
         })
         .map(|_| ())
     }
 
-    /// The same for files of metric samples.
-    pub fn replace_metric_files(
-        &self,
-        remove: &[u64],
-        add: Option<FileMeta>,
-    ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
-        self.apply(FileChange { remove_metrics: remove.to_vec(), add_metric: add, ..Default::default() })
-            .map(|(_, _, f)| f)
+    /// The same for files of metric samples (rolling one raw file adds two rollup files).
+    pub fn replace_metric_files(&self, remove: &[u64], add: Vec<FileMeta>) -> Result<(), CatalogError> {
+        self.apply(FileChange { remove_metrics: remove.to_vec(), add_metrics: add, ..Default::default() }).map(|_| ())
     }
 
     /// Atomically removes `remove` and adds `add` (compaction, retention), optionally moving the
@@ -477,7 +472,7 @@ impl Catalog {
         add: Option<FileMeta>,
         flushed_seq: Option<u64>,
     ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
-        self.apply(FileChange { remove: remove.to_vec(), add, flushed_seq, ..Default::default() }).map(|(f, _, _)| f)
+        self.apply(FileChange { remove: remove.to_vec(), add, flushed_seq, ..Default::default() }).map(|(f, _)| f)
     }
 
     /// The same for files of trace documents.
@@ -486,31 +481,32 @@ impl Catalog {
         remove: &[u64],
         add: Option<FileMeta>,
     ) -> Result<Option<Arc<FileMeta>>, CatalogError> {
-        self.apply(FileChange { remove_spans: remove.to_vec(), add_span: add, ..Default::default() }).map(|(_, f, _)| f)
+        self.apply(FileChange { remove_spans: remove.to_vec(), add_span: add, ..Default::default() }).map(|(_, f)| f)
     }
 
     /// Applies one change; returns the added (log file, trace file).
     fn apply(&self, change: FileChange) -> Result<AddedFiles, CatalogError> {
         let mut state = self.state.write();
-        let FileChange { remove, mut add, remove_spans, mut add_span, remove_metrics, mut add_metric, flushed_seq } =
+        let FileChange { remove, mut add, remove_spans, mut add_span, remove_metrics, mut add_metrics, flushed_seq } =
             change;
         let mut next_id = state.next_id;
-        for file in add.iter_mut().chain(add_span.iter_mut()).chain(add_metric.iter_mut()) {
+        for file in add.iter_mut().chain(add_span.iter_mut()).chain(add_metrics.iter_mut()) {
             file.id = next_id;
             next_id += 1;
         }
         let txn = self.db.lock().begin_write()?;
         {
+            let single = |f: &Option<FileMeta>| f.iter().cloned().collect::<Vec<_>>();
             for (table, remove, add) in [
-                (FILES, &remove, &add),
-                (SPAN_FILES, &remove_spans, &add_span),
-                (METRIC_FILES, &remove_metrics, &add_metric),
+                (FILES, &remove, single(&add)),
+                (SPAN_FILES, &remove_spans, single(&add_span)),
+                (METRIC_FILES, &remove_metrics, add_metrics.clone()),
             ] {
                 let mut files = txn.open_table(table)?;
                 for id in remove {
                     files.remove(*id)?;
                 }
-                if let Some(file) = add {
+                for file in &add {
                     files.insert(file.id, encode(file).as_slice())?;
                 }
             }
@@ -549,14 +545,13 @@ impl Catalog {
         let add_span = add_span.map(Arc::new);
         state.files.extend(add.clone());
         state.span_files.extend(add_span.clone());
-        let add_metric = add_metric.map(Arc::new);
-        state.metric_files.extend(add_metric.clone());
-        Ok((add, add_span, add_metric))
+        state.metric_files.extend(add_metrics.into_iter().map(Arc::new));
+        Ok((add, add_span))
     }
 }
 
-/// The files one change added: (log events, trace documents, metric samples).
-type AddedFiles = (Option<Arc<FileMeta>>, Option<Arc<FileMeta>>, Option<Arc<FileMeta>>);
+/// The files one change added: (log events, trace documents).
+type AddedFiles = (Option<Arc<FileMeta>>, Option<Arc<FileMeta>>);
 
 /// One catalog transaction over the file lists.
 #[derive(Default)]
@@ -566,7 +561,7 @@ struct FileChange {
     remove_spans: Vec<u64>,
     add_span: Option<FileMeta>,
     remove_metrics: Vec<u64>,
-    add_metric: Option<FileMeta>,
+    add_metrics: Vec<FileMeta>,
     flushed_seq: Option<u64>,
 }
 

@@ -30,6 +30,13 @@ pub struct StoreConfig {
     /// Metric series (namespace, name, dimension set) the store accepts before PutMetricData
     /// and other producers are refused (`metrics.max_series`).
     pub max_series: usize,
+    /// Raw metric samples are rolled up into 5-minute and 1-hour rows once older than this
+    /// (`metrics.retention.minute`, AWS: 15 days)...
+    pub metrics_raw_horizon: Duration,
+    /// ...5-minute rows are dropped after this (AWS: 63 days)...
+    pub metrics_five_minute_horizon: Duration,
+    /// ...and 1-hour rows after this (AWS: 455 days).
+    pub metrics_hour_horizon: Duration,
 }
 
 impl StoreConfig {
@@ -46,6 +53,9 @@ impl StoreConfig {
             maintenance_interval: Duration::from_secs(60),
             trace_retention_days: 30,
             max_series: 1_000_000,
+            metrics_raw_horizon: Duration::from_secs(15 * 86_400),
+            metrics_five_minute_horizon: Duration::from_secs(63 * 86_400),
+            metrics_hour_horizon: Duration::from_secs(455 * 86_400),
         }
     }
 }

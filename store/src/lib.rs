@@ -16,6 +16,7 @@ mod log_store;
 pub mod maintenance;
 mod memtable;
 pub mod metric_filters;
+pub mod metric_rollup;
 pub mod metric_series;
 mod metrics;
 mod service_map;

@@ -486,6 +486,14 @@ impl LogStore {
     }
 
     /// Swaps trace files (compaction, retention) in one catalog step.
+    pub(crate) fn replace_metric_files(&self, remove: &[Arc<FileMeta>], add: Vec<FileMeta>) -> Result<(), StoreError> {
+        let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
+        self.catalog.replace_metric_files(&ids, add)?;
+        self.doom(remove.iter().map(|f| f.path.clone()));
+        self.update_file_gauge();
+        Ok(())
+    }
+
     pub(crate) fn replace_span_files(&self, remove: &[Arc<FileMeta>], add: Option<FileMeta>) -> Result<(), StoreError> {
         let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
         self.catalog.replace_span_files(&ids, add)?;

@@ -50,6 +50,7 @@ impl Liveness {
 pub async fn run_once(store: &LogStore, now_ms: i64) -> Result<usize, StoreError> {
     store.delete_doomed(DELETE_GRACE).await;
     let mut changed = maintain_traces(store, now_ms).await?;
+    changed += maintain_metrics(store, now_ms).await?;
     let live = Liveness::of(store, now_ms);
     let files: Vec<Arc<FileMeta>> = store.catalog().read(|s| s.files.clone());
 
@@ -120,6 +121,90 @@ async fn maintain_traces(store: &LogStore, now_ms: i64) -> Result<usize, StoreEr
     changed += small.len();
     store.metrics().compaction_seconds.observe(started.elapsed().as_secs_f64());
     tracing::info!(files = small.len(), "trace files merged");
+    Ok(changed)
+}
+
+/// Which tier a metric file holds, by its path.
+fn metric_tier(file: &FileMeta) -> u16 {
+    if file.path.starts_with("metrics/5m/") {
+        300
+    } else if file.path.starts_with("metrics/1h/") {
+        3600
+    } else {
+        0
+    }
+}
+
+async fn read_batches(store: &LogStore, files: &[Arc<FileMeta>]) -> Result<Vec<RecordBatch>, StoreError> {
+    let mut batches = Vec::new();
+    for file in files {
+        let bytes = store.objects().get(&ObjectPath::from(file.path.as_str())).await?.bytes().await?;
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+            batches.push(batch.map_err(datafusion::parquet::errors::ParquetError::from)?);
+        }
+    }
+    Ok(batches)
+}
+
+/// Metric files: raw samples past the raw horizon become 5-minute and 1-hour rollup files (one
+/// catalog swap), rollups past their horizons go, and small raw files are merged.
+async fn maintain_metrics(store: &LogStore, now_ms: i64) -> Result<usize, StoreError> {
+    let config = store.config();
+    let raw_cutoff = now_ms - config.metrics_raw_horizon.as_millis() as i64;
+    let five_cutoff = now_ms - config.metrics_five_minute_horizon.as_millis() as i64;
+    let hour_cutoff = now_ms - config.metrics_hour_horizon.as_millis() as i64;
+    let files: Vec<Arc<FileMeta>> = store.catalog().read(|s| s.metric_files.clone());
+    let expired: Vec<Arc<FileMeta>> = files
+        .iter()
+        .filter(|f| match metric_tier(f) {
+            300 => f.max_timestamp < five_cutoff,
+            3600 => f.max_timestamp < hour_cutoff,
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    let mut changed = expired.len();
+    if !expired.is_empty() {
+        store.replace_metric_files(&expired, Vec::new())?;
+    }
+    let raw: Vec<Arc<FileMeta>> = files.into_iter().filter(|f| metric_tier(f) == 0).collect();
+    let (mut old, young): (Vec<_>, Vec<_>) = raw.into_iter().partition(|f| f.max_timestamp < raw_cutoff);
+    if !old.is_empty() {
+        let started = Instant::now();
+        old.truncate(MAX_MERGE);
+        let batches = read_batches(store, &old).await?;
+        let max_seq = old.iter().map(|f| f.max_seq).max().unwrap_or_default();
+        let unique = uuid::Uuid::new_v4().simple();
+        let rows = config.row_group_rows;
+        let (five, hour) = tokio::task::spawn_blocking(move || {
+            (crate::metric_rollup::roll_up(&batches, 300), crate::metric_rollup::roll_up(&batches, 3600))
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut added = Vec::new();
+        for (tier, batch) in [("5m", five), ("1h", hour)] {
+            if batch.num_rows() > 0 {
+                let path = format!("metrics/{tier}/{max_seq:020}-{unique}.parquet");
+                added.push(crate::flush::write_metric_file(store.objects().as_ref(), vec![batch], rows, path).await?);
+            }
+        }
+        store.replace_metric_files(&old, added)?;
+        changed += old.len();
+        store.metrics().compaction_seconds.observe(started.elapsed().as_secs_f64());
+        tracing::info!(files = old.len(), "metric samples rolled up");
+    }
+    let mut small: Vec<_> = young.into_iter().filter(|f| f.size_bytes < config.compaction_target_bytes).collect();
+    if small.len() >= config.compaction_min_files {
+        small.sort_by_key(|f| f.max_seq);
+        small.truncate(MAX_MERGE);
+        let batches = read_batches(store, &small).await?;
+        let max_seq = small.iter().map(|f| f.max_seq).max().unwrap_or_default();
+        let path = format!("metrics/c{max_seq:020}-{}.parquet", uuid::Uuid::new_v4().simple());
+        let merged =
+            crate::flush::write_metric_file(store.objects().as_ref(), batches, config.row_group_rows, path).await?;
+        store.replace_metric_files(&small, vec![merged])?;
+        changed += small.len();
+    }
     Ok(changed)
 }
 

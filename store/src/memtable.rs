@@ -189,7 +189,7 @@ struct OpenSamples {
     timestamps: Vec<i64>,
     seqs: Vec<u64>,
     units: Vec<u8>,
-    resolutions: Vec<u8>,
+    resolutions: Vec<u16>,
     counts: Vec<f64>,
     sums: Vec<f64>,
     mins: Vec<f64>,
@@ -219,7 +219,7 @@ impl OpenSamples {
     }
 
     fn to_batch(&self) -> RecordBatch {
-        use datafusion::arrow::array::{BooleanArray, Float64Array, UInt8Array};
+        use datafusion::arrow::array::{BinaryArray, BooleanArray, Float64Array, UInt8Array, UInt16Array};
         RecordBatch::try_new(
             fluoro_proto::metrics::schema::SAMPLE_SCHEMA.clone(),
             vec![
@@ -227,12 +227,13 @@ impl OpenSamples {
                 Arc::new(Int64Array::from(self.timestamps.clone())),
                 Arc::new(UInt64Array::from(self.seqs.clone())),
                 Arc::new(UInt8Array::from(self.units.clone())),
-                Arc::new(UInt8Array::from(self.resolutions.clone())),
+                Arc::new(UInt16Array::from(self.resolutions.clone())),
                 Arc::new(Float64Array::from(self.counts.clone())),
                 Arc::new(Float64Array::from(self.sums.clone())),
                 Arc::new(Float64Array::from(self.mins.clone())),
                 Arc::new(Float64Array::from(self.maxs.clone())),
                 Arc::new(BooleanArray::from(self.sets.clone())),
+                Arc::new(BinaryArray::new_null(self.sets.len())),
             ],
         )
         .expect("columns match SAMPLE_SCHEMA")

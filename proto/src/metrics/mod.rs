@@ -4,6 +4,7 @@
 pub mod otlp;
 pub mod put;
 pub mod schema;
+pub mod sketch;
 pub mod stats;
 
 use sha2::{Digest, Sha256};
@@ -93,8 +94,8 @@ pub struct Sample {
     pub series: u64,
     pub timestamp_ms: i64,
     pub unit: u8,
-    /// 1 or 60.
-    pub resolution: u8,
+    /// Seconds: 1 or 60 for stored samples, 300 or 3600 for rollup rows.
+    pub resolution: u16,
     pub count: f64,
     pub sum: f64,
     pub min: f64,
@@ -104,7 +105,7 @@ pub struct Sample {
 }
 
 impl Sample {
-    pub fn value(series: u64, timestamp_ms: i64, unit: u8, resolution: u8, value: f64, count: f64) -> Self {
+    pub fn value(series: u64, timestamp_ms: i64, unit: u8, resolution: u16, value: f64, count: f64) -> Self {
         Self {
             series,
             timestamp_ms: floor_to_resolution(timestamp_ms, resolution),
@@ -126,8 +127,8 @@ impl Sample {
     }
 }
 
-pub fn floor_to_resolution(timestamp_ms: i64, resolution: u8) -> i64 {
-    let step = if resolution == 1 { 1_000 } else { 60_000 };
+pub fn floor_to_resolution(timestamp_ms: i64, resolution: u16) -> i64 {
+    let step = i64::from(resolution.max(1)) * 1000;
     timestamp_ms.div_euclid(step) * step
 }
 

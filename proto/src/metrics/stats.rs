@@ -160,6 +160,27 @@ impl Bucket {
         }
     }
 
+    /// A rollup row: exact basic statistics, and its sketch's values for rank-based ones (no
+    /// sketch: a statistic set made the row ineligible).
+    pub fn add_rollup(&mut self, row: &Sample, sketch: Option<&super::sketch::Sketch>) {
+        if row.count <= 0.0 {
+            return;
+        }
+        if self.count == 0.0 {
+            self.min = row.min;
+            self.max = row.max;
+        } else {
+            self.min = self.min.min(row.min);
+            self.max = self.max.max(row.max);
+        }
+        self.count += row.count;
+        self.sum += row.sum;
+        match sketch {
+            Some(sketch) => self.values.extend(sketch.weighted_values()),
+            None => self.ineligible = true,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.count <= 0.0
     }

@@ -1,24 +1,46 @@
 //! Reading metric samples: one DataFusion scan over the memtable and the sample files, pruned
 //! by series id and time (files are sorted by series, so page statistics skip the rest).
+//! Raw samples and rollup rows live side by side; each part of the time range is read from
+//! one tier only: raw samples where they still exist, 5-minute rows up to their horizon,
+//! 1-hour rows beyond it (rolling replaces raw files atomically, so no value counts twice).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Float64Type, Int64Type, UInt8Type, UInt64Type};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{Float64Type, Int64Type, UInt8Type, UInt16Type, UInt64Type};
 use datafusion::prelude::{col, lit};
 use fluoro_proto::cloudwatch::CwError;
 use fluoro_proto::metrics::Sample;
+use fluoro_proto::metrics::sketch::Sketch;
+use fluoro_proto::metrics::stats::Bucket;
 use fluoro_store::{LogStore, LogTable};
 
-/// Samples by series id.
+/// One stored row: a raw sample, or a rollup row (resolution 300 or 3600) with its sketch.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub sample: Sample,
+    pub sketch: Option<Sketch>,
+}
+
+impl Row {
+    pub fn add_to(&self, bucket: &mut Bucket) {
+        if self.sample.resolution >= 300 {
+            bucket.add_rollup(&self.sample, self.sketch.as_ref());
+        } else {
+            bucket.add(&self.sample);
+        }
+    }
+}
+
+/// Rows by series id.
 #[derive(Debug, Default)]
 pub struct SampleSet {
-    by_series: HashMap<u64, Vec<Sample>>,
+    by_series: HashMap<u64, Vec<Row>>,
 }
 
 impl SampleSet {
-    pub fn of(&self, series: u64) -> &[Sample] {
+    pub fn of(&self, series: u64) -> &[Row] {
         self.by_series.get(&series).map(Vec::as_slice).unwrap_or_default()
     }
 
@@ -31,8 +53,15 @@ impl SampleSet {
     }
 }
 
-/// The samples of `series` with `start_ms <= timestamp < end_ms`.
-pub async fn fetch(store: &LogStore, series: &[u64], start_ms: i64, end_ms: i64) -> Result<SampleSet, CwError> {
+/// The rows of `series` with `start_ms <= timestamp < end_ms`, each from the tier that
+/// serves its age.
+pub async fn fetch(
+    store: &LogStore,
+    series: &[u64],
+    start_ms: i64,
+    end_ms: i64,
+    now_ms: i64,
+) -> Result<SampleSet, CwError> {
     let mut set = SampleSet::default();
     if series.is_empty() || start_ms >= end_ms {
         return Ok(set);
@@ -41,6 +70,7 @@ pub async fn fetch(store: &LogStore, series: &[u64], start_ms: i64, end_ms: i64)
     if snapshot.batches.is_empty() && snapshot.files.is_empty() {
         return Ok(set);
     }
+    let five_minute_since = now_ms - store.config().metrics_five_minute_horizon.as_millis() as i64;
     let internal = |e: datafusion::error::DataFusionError| CwError::internal(format!("metric read failed: {e}"));
     let ctx = store.session_context();
     let ids = series.iter().map(|id| lit(*id)).collect();
@@ -60,25 +90,38 @@ pub async fn fetch(store: &LogStore, series: &[u64], start_ms: i64, end_ms: i64)
         let ids = column("series_id").as_primitive::<UInt64Type>();
         let timestamps = column("timestamp").as_primitive::<Int64Type>();
         let units = column("unit").as_primitive::<UInt8Type>();
-        let resolutions = column("resolution").as_primitive::<UInt8Type>();
+        let resolutions = column("resolution").as_primitive::<UInt16Type>();
         let counts = column("count").as_primitive::<Float64Type>();
         let sums = column("sum").as_primitive::<Float64Type>();
         let mins = column("min").as_primitive::<Float64Type>();
         let maxs = column("max").as_primitive::<Float64Type>();
         let sets = column("is_set").as_boolean();
+        let sketches = column("sketch").as_binary::<i32>();
         for row in 0..batch.num_rows() {
+            let resolution = resolutions.value(row);
+            let timestamp_ms = timestamps.value(row);
+            // 5-minute rows up to their horizon, 1-hour rows only beyond it.
+            let serves = match resolution {
+                300 => timestamp_ms >= five_minute_since,
+                3600 => timestamp_ms < five_minute_since,
+                _ => true,
+            };
+            if !serves {
+                continue;
+            }
             let sample = Sample {
                 series: ids.value(row),
-                timestamp_ms: timestamps.value(row),
+                timestamp_ms,
                 unit: units.value(row),
-                resolution: resolutions.value(row),
+                resolution,
                 count: counts.value(row),
                 sum: sums.value(row),
                 min: mins.value(row),
                 max: maxs.value(row),
                 is_set: sets.value(row),
             };
-            set.by_series.entry(sample.series).or_default().push(sample);
+            let sketch = if sketches.is_null(row) { None } else { Sketch::from_bytes(sketches.value(row)) };
+            set.by_series.entry(sample.series).or_default().push(Row { sample, sketch });
         }
     }
     Ok(set)

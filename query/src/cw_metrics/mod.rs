@@ -5,6 +5,8 @@
 pub mod fetch;
 pub mod math;
 mod search;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -21,6 +23,8 @@ use self::math::{Expr, MValue, Ts};
 use crate::cw_logs::tokens;
 
 const HOUR_MS: i64 = 3_600_000;
+/// 1-second data is served at sub-minute periods this long (AWS: 3 hours).
+const HIGH_RESOLUTION_HORIZON_MS: i64 = 3 * HOUR_MS;
 const DAY_MS: i64 = 86_400_000;
 const MAX_STATISTICS_DATAPOINTS: i64 = 1440;
 const MAX_QUERIES: usize = 500;
@@ -94,15 +98,17 @@ impl MetricsReadApi {
             dimensions(&input["Dimensions"]),
         );
         let unit = input["Unit"].as_str().and_then(unit_index);
-        let samples = fetch::fetch(&self.store, &[key.id()], anchor, end_ms).await?;
+        let samples = fetch::fetch(&self.store, &[key.id()], anchor, end_ms, now_ms).await?;
+        let horizons = Horizons::of(&self.store);
         // (bucket start, unit) → bucket.
         let mut grid: BTreeMap<(i64, u8), Bucket> = BTreeMap::new();
-        for sample in samples.of(key.id()) {
+        for row in samples.of(key.id()) {
+            let sample = &row.sample;
             if unit.is_some_and(|u| u != sample.unit) {
                 continue;
             }
-            let Some(at) = bucket_of(sample.timestamp_ms, anchor, end_ms, period, now_ms) else { continue };
-            grid.entry((at, sample.unit)).or_default().add(sample);
+            let Some(at) = bucket_of(sample.timestamp_ms, anchor, end_ms, period, now_ms, horizons) else { continue };
+            row.add_to(grid.entry((at, sample.unit)).or_default());
         }
         let mut datapoints = Vec::new();
         // Ascending time, then unit name.
@@ -188,12 +194,14 @@ impl MetricsReadApi {
             .unwrap_or(60);
         let fetch_from = grid_start(start_ms, smallest_period, now_ms).min(start_ms);
         let wanted: Vec<u64> = wanted.into_iter().collect();
-        let samples = fetch::fetch(&self.store, &wanted, fetch_from, end_ms).await?;
+        let samples = fetch::fetch(&self.store, &wanted, fetch_from, end_ms, now_ms).await?;
+        let horizons = Horizons::of(&self.store);
 
         let mut values: HashMap<String, MValue> = HashMap::new();
         let mut metric_ids = Vec::new();
         for (id, stat) in plan.metric_stats() {
-            let mut ts = series(&samples, &stat.key, &stat.stat, stat.unit, stat.period, start_ms, end_ms, now_ms);
+            let mut ts =
+                series(horizons, &samples, &stat.key, &stat.stat, stat.unit, stat.period, start_ms, end_ms, now_ms);
             ts.label = stat.label.clone();
             ts.metric = Some((stat.key.clone(), stat.stat_name.clone()));
             values.insert(id.to_owned(), MValue::Series(ts));
@@ -209,7 +217,7 @@ impl MetricsReadApi {
                     .iter()
                     .map(|(key, stat_name, period)| {
                         let stat = Stat::parse(stat_name).expect("checked by resolve");
-                        let mut ts = series(&samples, key, &stat, None, *period, start_ms, end_ms, now_ms);
+                        let mut ts = series(horizons, &samples, key, &stat, None, *period, start_ms, end_ms, now_ms);
                         ts.label = search::label(key);
                         ts.metric = Some((key.clone(), stat_name.clone()));
                         ts
@@ -411,24 +419,43 @@ fn seconds(ms: i64) -> Value {
     json!(ms as f64 / 1000.0)
 }
 
+/// The ages (ms) past which data exists only as 5-minute, then only as 1-hour rows.
+#[derive(Debug, Clone, Copy)]
+struct Horizons {
+    raw: i64,
+    five_minute: i64,
+}
+
+impl Horizons {
+    fn of(store: &LogStore) -> Self {
+        let config = store.config();
+        Self {
+            raw: config.metrics_raw_horizon.as_millis() as i64,
+            five_minute: config.metrics_five_minute_horizon.as_millis() as i64,
+        }
+    }
+}
+
 /// The start of the bucket holding `ts`, or `None` when it is outside the grid or in a part
-/// of the range the period may not read any more (§2.4.3's serving rule).
-fn bucket_of(ts: i64, anchor: i64, end_ms: i64, period: i64, now_ms: i64) -> Option<i64> {
+/// of the range the period may not read any more (§2.4.3's serving rule, on the configured
+/// horizons).
+fn bucket_of(ts: i64, anchor: i64, end_ms: i64, period: i64, now_ms: i64, horizons: Horizons) -> Option<i64> {
     if ts < anchor || ts >= end_ms {
         return None;
     }
     let step = period * 1000;
     let at = anchor + (ts - anchor) / step * step;
     let age = now_ms - at;
-    let servable = (age <= 3 * HOUR_MS || period % 60 == 0)
-        && (age <= 15 * DAY_MS || period % 300 == 0)
-        && (age <= 63 * DAY_MS || period % 3600 == 0);
+    let servable = (age <= HIGH_RESOLUTION_HORIZON_MS || period % 60 == 0)
+        && (age <= horizons.raw || period % 300 == 0)
+        && (age <= horizons.five_minute || period % 3600 == 0);
     servable.then_some(at)
 }
 
 /// One statistic of one series on its grid.
 #[allow(clippy::too_many_arguments)]
 fn series(
+    horizons: Horizons,
     samples: &SampleSet,
     key: &SeriesKey,
     stat: &Stat,
@@ -440,12 +467,12 @@ fn series(
 ) -> Ts {
     let anchor = grid_start(start_ms, period, now_ms);
     let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
-    for sample in samples.of(key.id()) {
-        if unit.is_some_and(|u| u != sample.unit) {
+    for row in samples.of(key.id()) {
+        if unit.is_some_and(|u| u != row.sample.unit) {
             continue;
         }
-        if let Some(at) = bucket_of(sample.timestamp_ms, anchor, end_ms, period, now_ms) {
-            buckets.entry(at).or_default().add(sample);
+        if let Some(at) = bucket_of(row.sample.timestamp_ms, anchor, end_ms, period, now_ms, horizons) {
+            row.add_to(buckets.entry(at).or_default());
         }
     }
     let points = buckets.into_iter().filter_map(|(t, mut b)| b.value(stat).map(|v| (t, v))).collect();

@@ -20,6 +20,14 @@
 //!   n × { 16 bytes trace id, u64 LE id, u64 LE parent id (0 = none), i64 LE start (ns),
 //!         i64 LE end (ns, i64::MIN = in progress), u32 LE name length, name bytes,
 //!         u32 LE document length, document bytes (UTF-8 JSON) }
+//! kind 3:
+//!   i64 LE  ingestion time (ms)
+//!   u64 LE  seq of the first sample
+//!   u32 LE  series count k
+//!   k × { u64 LE series id, u32 LE key length, key bytes (JSON `SeriesKey`) }
+//!   u32 LE  sample count n
+//!   n × { u32 LE series index (into the k series), i64 LE timestamp (ms), u8 unit,
+//!         u16 LE resolution, u8 is_set, f64 LE count, sum, min, max }
 //! ```
 
 use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey};
@@ -158,7 +166,9 @@ pub(crate) fn encode_metrics_frame(out: &mut Vec<u8>, ingestion_time: i64, first
         let x = &s.sample;
         out.extend_from_slice(&index[&x.series].to_le_bytes());
         out.extend_from_slice(&x.timestamp_ms.to_le_bytes());
-        out.extend_from_slice(&[x.unit, x.resolution, u8::from(x.is_set)]);
+        out.push(x.unit);
+        out.extend_from_slice(&x.resolution.to_le_bytes());
+        out.push(u8::from(x.is_set));
         for f in [x.count, x.sum, x.min, x.max] {
             out.extend_from_slice(&f.to_le_bytes());
         }
@@ -302,7 +312,7 @@ fn decode_metrics(mut cursor: Cursor<'_>) -> Option<MetricsRecord> {
     for _ in 0..count {
         let key = keys.get(cursor.u32()? as usize)?.clone();
         let timestamp_ms = cursor.u64()? as i64;
-        let flags = cursor.take(3)?;
+        let flags = cursor.take(4)?;
         let mut f = [0.0; 4];
         for x in &mut f {
             *x = f64::from_bits(cursor.u64()?);
@@ -311,8 +321,8 @@ fn decode_metrics(mut cursor: Cursor<'_>) -> Option<MetricsRecord> {
             series: key.id(),
             timestamp_ms,
             unit: flags[0],
-            resolution: flags[1],
-            is_set: flags[2] != 0,
+            resolution: u16::from_le_bytes([flags[1], flags[2]]),
+            is_set: flags[3] != 0,
             count: f[0],
             sum: f[1],
             min: f[2],
