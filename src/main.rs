@@ -100,6 +100,13 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         clock: clock.clone(),
         timeout: settings.queries.timeout,
     }));
+    let native = native.merge(fluoro_query::cw_metrics::native::routes(Arc::new(
+        fluoro_query::cw_metrics::native::NativeMetrics {
+            api: fluoro_query::cw_metrics::MetricsReadApi::new(store.clone(), settings.account_id.clone()),
+            store: store.clone(),
+            clock: clock.clone(),
+        },
+    )));
     let cancel = CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
 

@@ -393,3 +393,36 @@ def test_embedded_metric_format(fluoro, cw):
     errors = cw.list_metrics(Namespace="AWS/Logs", MetricName="EMFValidationErrors")["Metrics"]
     assert errors == [{"Namespace": "AWS/Logs", "MetricName": "EMFValidationErrors",
                        "Dimensions": [{"Name": "LogGroupName", "Value": "/aws/lambda/shop"}]}]
+
+
+def native(fluoro, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(fluoro.endpoint + path, data=data, headers={"Content-Type": "application/json"},
+                                     method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_native_metrics_api_for_the_ui(fluoro, cw):
+    t = minute_ago(3)
+    cw.put_metric_data(Namespace="Ui", MetricData=[
+        {"MetricName": "Requests", "Dimensions": [{"Name": "Route", "Value": r}], "Timestamp": t + dt.timedelta(minutes=i),
+         "Value": v} for i, (r, v) in enumerate([("/a", 1), ("/b", 2), ("/a", 3)])])
+    status, body = native(fluoro, "/api/v1/metrics/namespaces")
+    assert status == 200 and {"name": "Ui", "metrics": 2} in body["namespaces"]
+    status, body = native(fluoro, "/api/v1/metrics?namespace=Ui&recent=true")
+    assert sorted(m["dimensions"]["Route"] for m in body["metrics"]) == ["/a", "/b"]
+    start = int(t.timestamp() * 1000)
+    queries = [{"Id": "a", "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "Ui", "MetricName": "Requests",
+                "Dimensions": [{"Name": "Route", "Value": "/a"}]}, "Period": 60, "Stat": "Sum"}},
+               {"Id": "twice", "Expression": "a * 2", "Label": "double"}]
+    status, body = native(fluoro, "/api/v1/metrics/query", {"start": start, "end": start + 300_000, "queries": queries})
+    assert status == 200, body
+    assert body["results"] == [{"id": "twice", "label": "double", "status": "Complete",
+                                "points": [[start, 2.0], [start + 120_000, 6.0]]}]
+    status, body = native(fluoro, "/api/v1/metrics/query", {"start": start, "end": start + 300_000,
+                                                            "queries": [{"Id": "x", "Expression": "nope("}]})
+    assert status == 400 and body["code"] == "ValidationError"

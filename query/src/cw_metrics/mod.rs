@@ -4,6 +4,7 @@
 
 pub mod fetch;
 pub mod math;
+pub mod native;
 mod search;
 #[cfg(test)]
 mod tests;
