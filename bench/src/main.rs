@@ -4,6 +4,7 @@
 //! `log_stream` and `message` are sent, as PutLogEvents would see them.
 
 mod client;
+mod metrics;
 mod traces;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,8 @@ enum Bench {
     Ingest(IngestArgs),
     /// Ingest spans over OTLP gRPC and X-Ray UDP, then time the trace reads.
     Traces(traces::TracesArgs),
+    /// Metric ingest (PutMetricData JSON/CBOR, OTLP), metric-filter cost, metric reads.
+    Metrics(metrics::MetricsArgs),
 }
 
 #[derive(clap::Args)]
@@ -79,6 +82,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Bench::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(ingest(args)),
         Bench::Traces(args) => tokio::runtime::Runtime::new()?.block_on(traces::run(args)),
+        Bench::Metrics(args) => tokio::runtime::Runtime::new()?.block_on(metrics::run(args)),
     }
 }
 
