@@ -426,3 +426,21 @@ def test_native_metrics_api_for_the_ui(fluoro, cw):
     status, body = native(fluoro, "/api/v1/metrics/query", {"start": start, "end": start + 300_000,
                                                             "queries": [{"Id": "x", "Expression": "nope("}]})
     assert status == 400 and body["code"] == "ValidationError"
+
+
+def test_dynamic_labels_and_timezone(cw):
+    t = minute_ago(4)
+    cw.put_metric_data(Namespace="Labels", MetricData=[
+        {"MetricName": "Cpu", "Dimensions": [{"Name": "Host", "Value": "web-1"}], "Timestamp": t + dt.timedelta(minutes=i),
+         "Value": v} for i, v in enumerate([10, 30, 20])])
+    out = cw.get_metric_data(StartTime=t, EndTime=t + dt.timedelta(minutes=3), LabelOptions={"Timezone": "-0130"},
+                             MetricDataQueries=[{"Id": "m", "Label": "${PROP('Dim.Host')} max ${MAX} at ${MAX_TIME}",
+                                                 "MetricStat": {"Metric": {"Namespace": "Labels", "MetricName": "Cpu",
+                                                 "Dimensions": [{"Name": "Host", "Value": "web-1"}]},
+                                                 "Period": 60, "Stat": "Maximum"}}])
+    at = (t + dt.timedelta(minutes=1)).astimezone(dt.timezone(-dt.timedelta(hours=1, minutes=30)))
+    assert out["MetricDataResults"][0]["Label"] == f"web-1 max 30 at {at.strftime('%Y-%m-%dT%H:%M:%S%z')}"
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        cw.get_metric_data(StartTime=t, EndTime=t + dt.timedelta(minutes=3), LabelOptions={"Timezone": "CET"},
+                           MetricDataQueries=[{"Id": "e", "Expression": "TIME_SERIES(1)"}])
+    assert err.value.response["Error"]["Code"] == "ValidationError"

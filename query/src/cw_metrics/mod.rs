@@ -3,6 +3,7 @@
 //! of `fluoro_proto::cloudwatch`; the HTTP layer does the protocols.
 
 pub mod fetch;
+mod labels;
 pub mod math;
 pub mod native;
 mod search;
@@ -157,6 +158,17 @@ impl MetricsReadApi {
         }
         let plan = Plan::new(queries)?;
         let descending = input["ScanBy"].as_str() != Some("TimestampAscending");
+        let timezone = input["LabelOptions"]["Timezone"].as_str().unwrap_or("+0000").to_owned();
+        let offset_ok = timezone.len() == 5
+            && matches!(&timezone[..1], "+" | "-")
+            && timezone[1..].bytes().all(|b| b.is_ascii_digit())
+            && timezone[1..3].parse::<u32>().is_ok_and(|h| h <= 14)
+            && timezone[3..].parse::<u32>().is_ok_and(|m| m < 60);
+        if !offset_ok {
+            return Err(CwError::validation(format!(
+                "The value {timezone} for parameter LabelOptions.Timezone is invalid: expected +HHMM or -HHMM."
+            )));
+        }
         let max_points = input["MaxDatapoints"].as_i64().filter(|m| *m > 0).unwrap_or(DEFAULT_MAX_DATAPOINTS) as usize;
         let print = request_fingerprint(input);
         let offset = match input["NextToken"].as_str() {
@@ -261,18 +273,27 @@ impl MetricsReadApi {
             let forbidden = query["AccountId"].as_str().is_some_and(|a| a != self.account_id);
             let given_label = query["Label"].as_str();
             let is_expression = query.get("Expression").is_some();
+            let dynamic = given_label.filter(|l| l.contains("${"));
             match values.get(&id) {
                 Some(MValue::Series(ts)) => {
-                    let label = given_label
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| if is_expression { id.clone() } else { ts.label.clone() });
+                    let default = if is_expression {
+                        id.clone()
+                    } else {
+                        ts.metric.as_ref().map_or_else(|| ts.label.clone(), |(key, _)| key.name.clone())
+                    };
+                    let label = match (dynamic, given_label) {
+                        (Some(l), _) => labels::expand(l, &default, ts, &timezone),
+                        (None, Some(l)) => l.to_owned(),
+                        (None, None) => default,
+                    };
                     results.push((id, label, ordered(ts, descending), forbidden));
                 }
                 Some(MValue::Array(items)) => {
                     for ts in items {
-                        let label = match given_label {
-                            Some(l) => format!("{l} {}", ts.label),
-                            None => ts.label.clone(),
+                        let label = match (dynamic, given_label) {
+                            (Some(l), _) => labels::expand(l, &ts.label, ts, &timezone),
+                            (None, Some(l)) => format!("{l} {}", ts.label),
+                            (None, None) => ts.label.clone(),
                         };
                         results.push((id.clone(), label, ordered(ts, descending), forbidden));
                     }
