@@ -14,6 +14,47 @@ use fluoro_proto::metrics::Sample;
 use fluoro_proto::metrics::schema::SAMPLE_SCHEMA;
 use fluoro_proto::metrics::sketch::Sketch;
 
+/// One stored row of `SAMPLE_SCHEMA`: a raw sample or a rollup row with its sketch.
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub sample: Sample,
+    pub seq: u64,
+    pub sketch: Option<Sketch>,
+}
+
+/// The rows of a batch of `SAMPLE_SCHEMA`.
+pub fn rows(batch: &RecordBatch) -> Vec<StoredRow> {
+    let column = |name: &str| batch.column_by_name(name).expect("sample schema column");
+    let ids = column("series_id").as_primitive::<UInt64Type>();
+    let timestamps = column("timestamp").as_primitive::<Int64Type>();
+    let seqs = column("seq").as_primitive::<UInt64Type>();
+    let units = column("unit").as_primitive::<UInt8Type>();
+    let resolutions = column("resolution").as_primitive::<UInt16Type>();
+    let counts = column("count").as_primitive::<Float64Type>();
+    let sums = column("sum").as_primitive::<Float64Type>();
+    let mins = column("min").as_primitive::<Float64Type>();
+    let maxs = column("max").as_primitive::<Float64Type>();
+    let sets = column("is_set").as_boolean();
+    let sketches = column("sketch").as_binary::<i32>();
+    (0..batch.num_rows())
+        .map(|row| StoredRow {
+            sample: Sample {
+                series: ids.value(row),
+                timestamp_ms: timestamps.value(row),
+                unit: units.value(row),
+                resolution: resolutions.value(row),
+                count: counts.value(row),
+                sum: sums.value(row),
+                min: mins.value(row),
+                max: maxs.value(row),
+                is_set: sets.value(row),
+            },
+            seq: seqs.value(row),
+            sketch: (!sketches.is_null(row)).then(|| Sketch::from_bytes(sketches.value(row))).flatten(),
+        })
+        .collect()
+}
+
 struct Accumulator {
     count: f64,
     sum: f64,
@@ -28,30 +69,7 @@ pub fn roll_up(batches: &[RecordBatch], step_s: u16) -> RecordBatch {
     let step = i64::from(step_s) * 1000;
     let mut buckets: BTreeMap<(u64, i64, u8), Accumulator> = BTreeMap::new();
     for batch in batches {
-        let column = |name: &str| batch.column_by_name(name).expect("sample schema column");
-        let ids = column("series_id").as_primitive::<UInt64Type>();
-        let timestamps = column("timestamp").as_primitive::<Int64Type>();
-        let seqs = column("seq").as_primitive::<UInt64Type>();
-        let units = column("unit").as_primitive::<UInt8Type>();
-        let resolutions = column("resolution").as_primitive::<UInt16Type>();
-        let counts = column("count").as_primitive::<Float64Type>();
-        let sums = column("sum").as_primitive::<Float64Type>();
-        let mins = column("min").as_primitive::<Float64Type>();
-        let maxs = column("max").as_primitive::<Float64Type>();
-        let sets = column("is_set").as_boolean();
-        let sketches = column("sketch").as_binary::<i32>();
-        for row in 0..batch.num_rows() {
-            let sample = Sample {
-                series: ids.value(row),
-                timestamp_ms: timestamps.value(row),
-                unit: units.value(row),
-                resolution: resolutions.value(row),
-                count: counts.value(row),
-                sum: sums.value(row),
-                min: mins.value(row),
-                max: maxs.value(row),
-                is_set: sets.value(row),
-            };
+        for StoredRow { sample, seq, sketch } in rows(batch) {
             if sample.count <= 0.0 {
                 continue;
             }
@@ -68,16 +86,15 @@ pub fn roll_up(batches: &[RecordBatch], step_s: u16) -> RecordBatch {
             acc.sum += sample.sum;
             acc.min = acc.min.min(sample.min);
             acc.max = acc.max.max(sample.max);
-            acc.max_seq = acc.max_seq.max(seqs.value(row));
+            acc.max_seq = acc.max_seq.max(seq);
             let rolled = sample.resolution >= 300;
+            let sketch_of_row = sketch;
             match (&mut acc.sketch, rolled) {
                 (None, _) => {}
-                (Some(sketch), true) => {
-                    match (!sketches.is_null(row)).then(|| Sketch::from_bytes(sketches.value(row))).flatten() {
-                        Some(other) => sketch.merge(&other),
-                        None => acc.sketch = None,
-                    }
-                }
+                (Some(sketch), true) => match &sketch_of_row {
+                    Some(other) => sketch.merge(other),
+                    None => acc.sketch = None,
+                },
                 (Some(sketch), false) if sample.percentile_eligible() => sketch.add(sample.min, sample.count),
                 (Some(_), false) => acc.sketch = None,
             }

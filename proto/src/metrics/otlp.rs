@@ -69,6 +69,11 @@ impl CumulativeState {
         }
     }
 
+    /// What to store of a point: cumulative values become increases, others pass through.
+    fn delta(&mut self, cumulative: bool, series: u64, start_ns: u64, time_ns: u64, now: Vec<f64>) -> Option<Vec<f64>> {
+        if cumulative { self.increase(series, start_ns, time_ns, now) } else { Some(now) }
+    }
+
     pub fn len(&self) -> usize {
         self.last.len()
     }
@@ -278,14 +283,13 @@ fn convert_metric(
             for point in &sum.data_points {
                 let (key, ts) = point_prelude!(point);
                 let Some(v) = number(&point.value) else { continue };
-                let value = if sum.aggregation_temporality == CUMULATIVE && sum.is_monotonic {
-                    match state.increase(key.id(), point.start_time_unix_nano, point.time_unix_nano, vec![v]) {
-                        Some(increase) => increase[0],
-                        None => continue,
-                    }
-                } else {
-                    v
+                let cumulative = sum.aggregation_temporality == CUMULATIVE && sum.is_monotonic;
+                let Some(value) =
+                    state.delta(cumulative, key.id(), point.start_time_unix_nano, point.time_unix_nano, vec![v])
+                else {
+                    continue;
                 };
+                let value = value[0];
                 push_values(out, &key, ts, stream.unit, &[(value, 1.0)]);
             }
         }
@@ -293,13 +297,11 @@ fn convert_metric(
             for point in &histogram.data_points {
                 let (key, ts) = point_prelude!(point);
                 let counts: Vec<f64> = point.bucket_counts.iter().map(|c| *c as f64).collect();
-                let counts = if histogram.aggregation_temporality == CUMULATIVE {
-                    match state.increase(key.id(), point.start_time_unix_nano, point.time_unix_nano, counts) {
-                        Some(c) => c,
-                        None => continue,
-                    }
-                } else {
-                    counts
+                let cumulative = histogram.aggregation_temporality == CUMULATIVE;
+                let Some(counts) =
+                    state.delta(cumulative, key.id(), point.start_time_unix_nano, point.time_unix_nano, counts)
+                else {
+                    continue;
                 };
                 let representatives = explicit_representatives(&point.explicit_bounds, point.min, point.max);
                 let mut values: Vec<(f64, f64)> = representatives.into_iter().zip(counts).collect();
@@ -323,13 +325,11 @@ fn convert_metric(
                     }
                 }
                 let counts: Vec<f64> = layout.iter().map(|(_, c)| *c).collect();
-                let counts = if histogram.aggregation_temporality == CUMULATIVE {
-                    match state.increase(key.id(), point.start_time_unix_nano, point.time_unix_nano, counts) {
-                        Some(c) => c,
-                        None => continue,
-                    }
-                } else {
-                    counts
+                let cumulative = histogram.aggregation_temporality == CUMULATIVE;
+                let Some(counts) =
+                    state.delta(cumulative, key.id(), point.start_time_unix_nano, point.time_unix_nano, counts)
+                else {
+                    continue;
                 };
                 let values: Vec<(f64, f64)> = layout.iter().map(|(v, _)| *v).zip(counts).collect();
                 push_values(out, &key, ts, stream.unit, &values);

@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Float64Type, Int64Type, UInt8Type, UInt16Type, UInt64Type};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::{col, lit};
 use fluoro_proto::cloudwatch::CwError;
 use fluoro_proto::metrics::Sample;
@@ -86,42 +85,18 @@ pub async fn fetch(
         .map_err(internal)?;
     let batches: Vec<RecordBatch> = frame.collect().await.map_err(internal)?;
     for batch in &batches {
-        let column = |name: &str| batch.column_by_name(name).expect("sample schema column");
-        let ids = column("series_id").as_primitive::<UInt64Type>();
-        let timestamps = column("timestamp").as_primitive::<Int64Type>();
-        let units = column("unit").as_primitive::<UInt8Type>();
-        let resolutions = column("resolution").as_primitive::<UInt16Type>();
-        let counts = column("count").as_primitive::<Float64Type>();
-        let sums = column("sum").as_primitive::<Float64Type>();
-        let mins = column("min").as_primitive::<Float64Type>();
-        let maxs = column("max").as_primitive::<Float64Type>();
-        let sets = column("is_set").as_boolean();
-        let sketches = column("sketch").as_binary::<i32>();
-        for row in 0..batch.num_rows() {
-            let resolution = resolutions.value(row);
-            let timestamp_ms = timestamps.value(row);
+        for stored in fluoro_store::metric_rollup::rows(batch) {
+            let timestamp_ms = stored.sample.timestamp_ms;
             // 5-minute rows up to their horizon, 1-hour rows only beyond it.
-            let serves = match resolution {
+            let serves = match stored.sample.resolution {
                 300 => timestamp_ms >= five_minute_since,
                 3600 => timestamp_ms < five_minute_since,
                 _ => true,
             };
-            if !serves {
-                continue;
+            if serves {
+                let row = Row { sample: stored.sample, sketch: stored.sketch };
+                set.by_series.entry(row.sample.series).or_default().push(row);
             }
-            let sample = Sample {
-                series: ids.value(row),
-                timestamp_ms,
-                unit: units.value(row),
-                resolution,
-                count: counts.value(row),
-                sum: sums.value(row),
-                min: mins.value(row),
-                max: maxs.value(row),
-                is_set: sets.value(row),
-            };
-            let sketch = if sketches.is_null(row) { None } else { Sketch::from_bytes(sketches.value(row)) };
-            set.by_series.entry(sample.series).or_default().push(Row { sample, sketch });
         }
     }
     Ok(set)
