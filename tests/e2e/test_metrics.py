@@ -198,6 +198,11 @@ def test_raw_aws_query_from_the_spec(fluoro):
         "Sender", "InvalidParameterValue", "The value NaN for parameter MetricData.member.1.Value is invalid."]
     status, _, reply = post(fluoro, "/", b"Action=Bogus&Version=2010-08-01", form)
     assert status == 400 and b"<Code>InvalidAction</Code>" in reply
+    # awsQuery as a GET with the parameters in the URL.
+    with urllib.request.urlopen(fluoro.endpoint + "/?Action=ListMetrics&Version=2010-08-01&Namespace=MyApp",
+                                timeout=10) as r:
+        members = ET.fromstring(r.read()).findall(f"{XMLNS}ListMetricsResult/{XMLNS}Metrics/{XMLNS}member")
+    assert sorted(m.find(f"{XMLNS}MetricName").text for m in members) == ["Errors", "Latency"]
 
 
 PUT_CBOR = bytes.fromhex(
