@@ -302,8 +302,14 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
 
     // 3. Log events/s without and with 10 metric filters.
     let logs = crate::client::AwsJsonClient::new(server.http_port);
-    let mut rates = Vec::new();
-    for (group, filters) in [("/bench/plain", 0), ("/bench/filtered", 10)] {
+    // Two rounds of each, alternating, best rate of each: a flush or merge running during one
+    // run should not decide the comparison.
+    let mut rates = [0.0f64; 2];
+    for (round, (group, filters)) in
+        [("/bench/plain", 0), ("/bench/filtered", 10), ("/bench/plain2", 0), ("/bench/filtered2", 10)]
+            .into_iter()
+            .enumerate()
+    {
         logs.call("CreateLogGroup", json!({"logGroupName": group})).await?;
         let patterns = [
             ("errors", "ERROR", "1", json!({})),
@@ -350,7 +356,7 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
         let secs = send_all(&client, &base, LOGS, bodies, args.clients).await?;
         let rate = events as f64 / secs;
         println!("PutLogEvents, {filters:>2} metric filters: {events} events in {secs:.2}s = {rate:.0} events/s");
-        rates.push(rate);
+        rates[round % 2] = rates[round % 2].max(rate);
     }
     println!("metric filters cost: {:.1}% of ingest throughput", 100.0 * (1.0 - rates[1] / rates[0]));
 

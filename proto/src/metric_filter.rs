@@ -105,14 +105,17 @@ impl CompiledFilter {
 
     /// The datapoint one event yields: (value, dimensions), or `None` (§5.5, §6).
     pub fn evaluate(&self, message: &str) -> Option<(f64, Vec<(String, String)>)> {
+        self.evaluate_event(&Event::new(message))
+    }
+
+    /// `evaluate` for an event that several filters look at (its JSON is parsed once).
+    pub fn evaluate_event(&self, event: &Event<'_>) -> Option<(f64, Vec<(String, String)>)> {
+        let message = event.message;
         let document = match &self.pattern {
-            FilterPattern::Json(_) => {
-                let trimmed = message.trim();
-                if trimmed.starts_with('{') { serde_json::from_str::<Value>(trimmed).ok() } else { None }
-            }
+            FilterPattern::Json(_) => event.json(),
             _ => None,
         };
-        let (matched, fields) = match (&self.pattern, &document) {
+        let (matched, fields) = match (&self.pattern, document) {
             (FilterPattern::Json(json), Some(doc)) => (json.matches_value(doc), Vec::new()),
             (FilterPattern::Json(_), None) => (false, Vec::new()),
             (pattern, _) => match pattern.extract(message) {
@@ -126,7 +129,7 @@ impl CompiledFilter {
         let resolve_text = |r: &Reference| -> Option<String> {
             match r {
                 Reference::Literal(v) => Some(v.to_string()),
-                Reference::Json(path) => match path.lookup(document.as_ref()?)? {
+                Reference::Json(path) => match path.lookup(document?)? {
                     Value::String(s) => Some(s.clone()),
                     Value::Number(n) => Some(n.to_string()),
                     Value::Bool(b) => Some(b.to_string()),
@@ -150,12 +153,45 @@ impl CompiledFilter {
         Some((value, dims))
     }
 
-    /// The sample of one event, or `None`.
-    pub fn sample(&self, message: &str, timestamp_ms: i64) -> Option<KeyedSample> {
-        let (value, dims) = self.evaluate(message)?;
-        let key = Arc::new(SeriesKey::new(&self.def.metric_namespace, &self.def.metric_name, dims));
-        let sample = Sample::value(key.id(), timestamp_ms, self.unit, 60, value, 1.0);
+    /// The sample of one event, or `None`. `key_of` turns the dimensions into the series
+    /// identity and its id (callers cache them: most filters produce few series).
+    pub fn sample(
+        &self,
+        event: &Event<'_>,
+        timestamp_ms: i64,
+        key_of: impl FnOnce(Vec<(String, String)>) -> (Arc<SeriesKey>, u64),
+    ) -> Option<KeyedSample> {
+        let (value, dims) = self.evaluate_event(event)?;
+        let (key, id) = key_of(dims);
+        let sample = Sample::value(id, timestamp_ms, self.unit, 60, value, 1.0);
         Some(KeyedSample { key, sample })
+    }
+
+    /// The series identity of a datapoint with `dims`.
+    pub fn key(&self, dims: Vec<(String, String)>) -> Arc<SeriesKey> {
+        Arc::new(SeriesKey::new(&self.def.metric_namespace, &self.def.metric_name, dims))
+    }
+}
+
+/// A log event as metric filters see it: the message, and its JSON document parsed at most
+/// once for all of them.
+pub struct Event<'a> {
+    pub message: &'a str,
+    json: std::cell::OnceCell<Option<Value>>,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(message: &'a str) -> Self {
+        Self { message, json: std::cell::OnceCell::new() }
+    }
+
+    pub fn json(&self) -> Option<&Value> {
+        self.json
+            .get_or_init(|| {
+                let trimmed = self.message.trim();
+                if trimmed.starts_with('{') { serde_json::from_str::<Value>(trimmed).ok() } else { None }
+            })
+            .as_ref()
     }
 }
 

@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use fluoro_proto::metric_filter::{CompiledFilter, MetricFilterDef};
-use fluoro_proto::metrics::KeyedSample;
+use fluoro_proto::metric_filter::{CompiledFilter, Event, MetricFilterDef};
+use fluoro_proto::metrics::{KeyedSample, SeriesKey};
 use parking_lot::{Mutex, RwLock};
 
 use crate::catalog::{Catalog, CatalogError};
@@ -20,16 +20,32 @@ pub struct ActiveFilter {
     pub filter: CompiledFilter,
     /// (hour, series ids seen in it).
     seen: Mutex<(i64, HashSet<u64>)>,
+    /// Series identities and ids by dimension values (bounded by the per-hour cap).
+    keys: Mutex<HashMap<Dimensions, (Arc<SeriesKey>, u64)>>,
 }
+
+type Dimensions = Vec<(String, String)>;
 
 impl ActiveFilter {
     fn new(filter: CompiledFilter) -> Self {
-        Self { filter, seen: Mutex::new((0, HashSet::new())) }
+        Self { filter, seen: Mutex::new((0, HashSet::new())), keys: Mutex::new(HashMap::new()) }
     }
 
     /// The sample of one event, unless the filter's dimension sets this hour are exhausted.
-    pub fn sample(&self, message: &str, timestamp_ms: i64, now_ms: i64) -> Option<KeyedSample> {
-        let sample = self.filter.sample(message, timestamp_ms)?;
+    pub fn sample(&self, event: &Event<'_>, timestamp_ms: i64, now_ms: i64) -> Option<KeyedSample> {
+        let sample = self.filter.sample(event, timestamp_ms, |dims| {
+            let mut keys = self.keys.lock();
+            if keys.len() > 2 * MAX_DIMENSION_SETS_PER_HOUR {
+                keys.clear();
+            }
+            keys.entry(dims)
+                .or_insert_with_key(|dims| {
+                    let key = self.filter.key(dims.clone());
+                    let id = key.id();
+                    (key, id)
+                })
+                .clone()
+        })?;
         if sample.key.dimensions.is_empty() {
             return Some(sample);
         }

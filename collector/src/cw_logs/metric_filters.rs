@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use fluoro_proto::emf;
 use fluoro_proto::filter::FilterPattern;
-use fluoro_proto::metric_filter::{CompiledFilter, MetricFilterDef};
+use fluoro_proto::metric_filter::{CompiledFilter, Event, MetricFilterDef};
 use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey, UNIT_NONE};
 use fluoro_proto::validation::Violations;
 use fluoro_proto::{AwsError, ErrorCode, LogGroupName};
@@ -16,6 +16,34 @@ use serde_json::{Value, json};
 
 use super::groups::map_catalog_error;
 use super::{LogsWriteApi, empty, group_not_found};
+
+/// Folds samples of one series, minute, unit and value into one weighted sample (an exact
+/// rewrite: a value with count n is n copies of it). A filter counting `ERROR` lines then
+/// stores one row per minute, not one per line.
+fn merge_equal_values(samples: Vec<KeyedSample>) -> Vec<KeyedSample> {
+    let mut index: std::collections::HashMap<(u64, i64, u8, u16, u64), usize> = std::collections::HashMap::new();
+    let mut out: Vec<KeyedSample> = Vec::with_capacity(samples.len());
+    for keyed in samples {
+        let s = &keyed.sample;
+        if s.is_set {
+            out.push(keyed);
+            continue;
+        }
+        let key = (s.series, s.timestamp_ms, s.unit, s.resolution, s.min.to_bits());
+        match index.get(&key) {
+            Some(&i) => {
+                let target = &mut out[i].sample;
+                target.count += s.count;
+                target.sum = target.min * target.count;
+            }
+            None => {
+                index.insert(key, out.len());
+                out.push(keyed);
+            }
+        }
+    }
+    out
+}
 
 /// Filters one group may have.
 const MAX_FILTERS_PER_GROUP: usize = 100;
@@ -185,8 +213,9 @@ impl LogsWriteApi {
         let mut samples: Vec<KeyedSample> = Vec::new();
         let mut emf_errors: BTreeMap<&'static str, u64> = BTreeMap::new();
         for (timestamp, message) in events {
+            let event = Event::new(message);
             for filter in &filters {
-                samples.extend(filter.sample(message, *timestamp, now));
+                samples.extend(filter.sample(&event, *timestamp, now));
             }
             if let Some(extracted) = emf::extract(message, *timestamp) {
                 match extracted {
@@ -197,6 +226,7 @@ impl LogsWriteApi {
         }
         // Out-of-window datapoints are dropped on the logs side (metrics-alarms.md §5).
         samples.retain(|s| s.sample.timestamp_ms >= now - PAST_MS && s.sample.timestamp_ms <= now + FUTURE_MS);
+        let mut samples = merge_equal_values(samples);
         for (name, count) in emf_errors {
             let key = Arc::new(SeriesKey::new("AWS/Logs", name, vec![("LogGroupName".to_owned(), group.to_owned())]));
             let sample = Sample::value(key.id(), now, UNIT_NONE, 60, count as f64, 1.0);
