@@ -175,7 +175,7 @@ fn otlp_requests(datapoints: usize, now_ns: u64, rng: &mut Rng) -> Vec<ExportMet
 
 fn log_line(i: usize, rng: &mut Rng) -> String {
     let level = ["INFO", "INFO", "INFO", "WARN", "ERROR"][(rng.next() % 5) as usize];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!(
             r#"{{"level":"{level}","service":"svc-{}","route":"/api/v1/items/{}","latency_ms":{},"msg":"request handled"}}"#,
             i % 10,

@@ -137,7 +137,11 @@ fn samples(document: &Value, aws: &Value, event_timestamp_ms: i64) -> Option<Vec
 mod tests {
     use super::*;
 
-    fn points(message: &str, ts: i64) -> Vec<(String, String, Vec<(String, String)>, f64, u8, u16, i64)> {
+    type Dims = Vec<(String, String)>;
+    /// (namespace, name, dimensions, value, unit, resolution, timestamp)
+    type Point = (String, String, Dims, f64, u8, u16, i64);
+
+    fn points(message: &str, ts: i64) -> Vec<Point> {
         extract(message, ts)
             .unwrap()
             .unwrap()
@@ -177,8 +181,7 @@ mod tests {
             )]
         );
         let e2 = r#"{"_aws":{"Timestamp":1714564800000,"CloudWatchMetrics":[{"Namespace":"Shop","Dimensions":[["Service"],["Service","Operation"]],"Metrics":[{"Name":"Latency","Unit":"Milliseconds"},{"Name":"Errors","Unit":"Count"}]}]},"Service":"cart","Operation":"Add","Latency":42.5,"Errors":0}"#;
-        let got: Vec<(String, Vec<(String, String)>, f64)> =
-            points(e2, 0).into_iter().map(|p| (p.1, p.2, p.3)).collect();
+        let got: Vec<(String, Dims, f64)> = points(e2, 0).into_iter().map(|p| (p.1, p.2, p.3)).collect();
         assert_eq!(
             got,
             [
