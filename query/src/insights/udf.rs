@@ -305,7 +305,7 @@ impl ScalarUDFImpl for InsightsUdf {
                     text.iter()
                         .map(|v| {
                             v.and_then(|s| serde_json::from_str::<serde_json::Value>(s.trim()).ok())
-                                .map(|j| j.to_string())
+                                .map(|j| canonical_json(&j))
                         })
                         .collect::<StringArray>(),
                 )
@@ -538,7 +538,24 @@ fn json_get(json: &str, path: &[String]) -> Option<String> {
             _ => return None,
         };
     }
-    (!value.is_null()).then(|| value.to_string())
+    (!value.is_null()).then(|| canonical_json(&value))
+}
+
+/// Compact JSON with object keys sorted at every level: parsed values print the same whatever
+/// order their document had (serde_json keeps insertion order in this workspace).
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    fn sorted(value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                serde_json::Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+            }
+            serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
 }
 
 /// Floors (or ceils) epoch ms to a period of `millis`, or of `months` calendar months (UTC).
