@@ -43,6 +43,8 @@ pub struct CompiledFilter {
     value: Reference,
     dimensions: Vec<(String, Reference)>,
     unit: u8,
+    /// The `$field` references of value and dimensions, for `DelimitedPattern::lookup`.
+    field_refs: Vec<String>,
 }
 
 fn reference(text: &str, pattern: &FilterPattern, what: &str) -> Result<Reference, String> {
@@ -96,7 +98,14 @@ impl CompiledFilter {
             None => UNIT_NONE,
             Some(u) => unit_index(u).ok_or_else(|| format!("Invalid unit {u}"))?,
         };
-        Ok(Self { def, pattern, value, dimensions, unit })
+        let field_refs = std::iter::once(&value)
+            .chain(dimensions.iter().map(|(_, r)| r))
+            .filter_map(|r| match r {
+                Reference::Field(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        Ok(Self { def, pattern, value, dimensions, unit, field_refs })
     }
 
     pub fn regex_count(&self) -> usize {
@@ -118,10 +127,11 @@ impl CompiledFilter {
         let (matched, fields) = match (&self.pattern, document) {
             (FilterPattern::Json(json), Some(doc)) => (json.matches_value(doc), Vec::new()),
             (FilterPattern::Json(_), None) => (false, Vec::new()),
-            (pattern, _) => match pattern.extract(message) {
+            (FilterPattern::Delimited(delimited), _) => match delimited.lookup(message, &self.field_refs) {
                 Some(values) => (true, values),
                 None => (false, Vec::new()),
             },
+            (pattern, _) => (pattern.matches(message), Vec::new()),
         };
         if !matched {
             return self.def.default_value.map(|v| (v, Vec::new()));
@@ -135,7 +145,10 @@ impl CompiledFilter {
                     Value::Bool(b) => Some(b.to_string()),
                     _ => None,
                 },
-                Reference::Field(name) => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+                Reference::Field(name) => {
+                    let at = self.field_refs.iter().position(|r| r == name)?;
+                    fields.get(at).copied().flatten().map(str::to_owned)
+                }
             }
         };
         let value = match &self.value {

@@ -38,13 +38,52 @@ impl DelimitedPattern {
         if self.slots.is_empty() {
             return Some(tokens.iter().enumerate().map(|(i, t)| (format!("${}", i + 1), t.value.to_owned())).collect());
         }
+        let bound = self.matched(message, &tokens)?;
+        Some(self.values(&tokens, &bound))
+    }
+
+    fn matched<'a>(&self, message: &'a str, tokens: &[Token<'a>]) -> Option<Vec<Binding<'a>>> {
         let mut bound = Vec::with_capacity(self.slots.len());
         let matched = if self.slots.iter().any(|s| matches!(s, Slot::Ellipsis)) {
-            self.bind(0, 0, &tokens, &mut bound)
+            self.bind(0, 0, tokens, &mut bound)
         } else {
-            self.bind_absorbing(message, &tokens, &mut bound)
+            self.bind_absorbing(message, tokens, &mut bound)
         };
-        matched.then(|| self.values(&tokens, &bound))
+        matched.then_some(bound)
+    }
+
+    /// Matches `message` and returns, without copying, the values of the `wanted` references
+    /// (`$name` or `$3`; `None` for one the match did not bind). Metric filters use this.
+    pub fn lookup<'a>(&self, message: &'a str, wanted: &[impl AsRef<str>]) -> Option<Vec<Option<&'a str>>> {
+        let tokens = tokenize(message);
+        let position_of = |w: &str| w.strip_prefix('$').and_then(|p| p.parse::<usize>().ok());
+        let mut found: Vec<Option<&'a str>> = vec![None; wanted.len()];
+        if self.slots.is_empty() {
+            for (slot, w) in found.iter_mut().zip(wanted) {
+                *slot = position_of(w.as_ref()).and_then(|p| tokens.get(p.wrapping_sub(1))).map(|t| t.value);
+            }
+            return Some(found);
+        }
+        let bound = self.matched(message, &tokens)?;
+        for (i, w) in wanted.iter().enumerate() {
+            let w = w.as_ref();
+            let name = w.strip_prefix('$').unwrap_or(w);
+            let position = position_of(w);
+            for (slot, binding) in self.slots.iter().zip(&bound) {
+                let hit = match (slot, binding) {
+                    (Slot::Field { name: Some(n), .. }, Binding::One(_, value)) => (n == name).then_some(*value),
+                    (_, Binding::One(p, value)) => (position == Some(p + 1)).then_some(*value),
+                    (_, Binding::Many(from, to)) => {
+                        position.filter(|p| *p > *from && *p <= *to).map(|p| tokens[p - 1].value)
+                    }
+                };
+                if hit.is_some() {
+                    found[i] = hit;
+                    break;
+                }
+            }
+        }
+        Some(found)
     }
 
     pub(super) fn regex_count(&self) -> usize {

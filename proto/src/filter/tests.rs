@@ -178,3 +178,24 @@ fn regex_limit() {
     check_error("{ $.a = %a% || $.b = %b% || $.c = %c% }");
     assert!(FilterPattern::parse("{ $.a = %a% || $.b = %b% }").is_ok());
 }
+
+#[test]
+fn delimited_lookup_borrows_the_same_values_extract_copies() {
+    let line = r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
+    for pattern in [
+        "[ip, user, username, timestamp, request = *.html*, status_code = 4*, bytes]",
+        "[..., status_code = 404 || status_code = 410, bytes > 1000]",
+        "[]",
+    ] {
+        let FilterPattern::Delimited(p) = FilterPattern::parse(pattern).unwrap() else { panic!("{pattern}") };
+        let extracted = p.extract(line).unwrap();
+        let keys: Vec<&str> = extracted.iter().map(|(k, _)| k.as_str()).chain(["$nope", "$99"]).collect();
+        let found = p.lookup(line, &keys).unwrap();
+        for (i, key) in keys.iter().enumerate() {
+            let want = extracted.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            assert_eq!(found[i], want, "{pattern}: {key}");
+        }
+    }
+    let FilterPattern::Delimited(p) = FilterPattern::parse("[a, b = x]").unwrap() else { panic!() };
+    assert_eq!(p.lookup(line, &["$a"]), None);
+}
