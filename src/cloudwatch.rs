@@ -68,20 +68,13 @@ pub async fn serve_query(state: &AppState, uri: &Uri, headers: &HeaderMap, body:
 }
 
 /// A JSON 1.0 or CBOR request.
-pub async fn serve(
-    state: &AppState,
-    protocol: Protocol,
-    op: Option<String>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn serve(state: &AppState, protocol: Protocol, op: &str, headers: &HeaderMap, body: Body) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let op = op.unwrap_or_default();
     let result = match read_body(headers, body).await {
-        Ok(bytes) => dispatch(state, protocol, &op, &bytes).await,
+        Ok(bytes) => dispatch(state, protocol, op, &bytes).await,
         Err(error) => Err(error),
     };
-    respond(state, protocol, &op, result, &request_id)
+    respond(state, protocol, op, result, &request_id)
 }
 
 async fn dispatch(state: &AppState, protocol: Protocol, op: &str, body: &[u8]) -> Result<serde_json::Value, CwError> {

@@ -172,13 +172,11 @@ async fn aws_json(
     }
     // CloudWatch: the CBOR path, the JSON 1.0 target, or an awsQuery form (spec §1.2).
     if let Some(op) = cloudwatch::cbor_operation(uri.path()) {
-        let op = op.to_owned();
-        return crate::cloudwatch::serve(&state, Protocol::Cbor, Some(op), &headers, body).await;
+        return crate::cloudwatch::serve(&state, Protocol::Cbor, op, &headers, body).await;
     }
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if let Some(op) = target.strip_prefix(cloudwatch::TARGET_PREFIX) {
-        let op = op.to_owned();
-        return crate::cloudwatch::serve(&state, Protocol::Json, Some(op), &headers, body).await;
+        return crate::cloudwatch::serve(&state, Protocol::Json, op, &headers, body).await;
     }
     if crate::cloudwatch::may_be_query(&method, &uri, &headers) {
         return crate::cloudwatch::serve_query(&state, &uri, &headers, body).await;

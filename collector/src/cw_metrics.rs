@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use fluoro_proto::cloudwatch::CwError;
 use fluoro_proto::logs::Clock;
-use fluoro_proto::metrics::KeyedSample;
 use fluoro_proto::metrics::put::{PutRules, samples_of};
 use fluoro_store::{AppendError, LogStore, MetricBatch};
 use serde_json::{Value, json};
@@ -32,17 +31,8 @@ impl MetricsWriteApi {
     async fn put_metric_data(&self, input: &Value) -> Result<Value, CwError> {
         let now = (self.clock)();
         let samples = samples_of(input, now, self.rules)?;
-        self.append(now, samples).await?;
-        Ok(json!({}))
-    }
-
-    /// Stores samples from any producer (PutMetricData, metric filters, EMF, OTLP).
-    pub async fn append(&self, now: i64, samples: Vec<KeyedSample>) -> Result<(), CwError> {
-        if samples.is_empty() {
-            return Ok(());
-        }
         self.store.append_metrics(MetricBatch { ingestion_time: now, samples }).await.map_err(append_error)?;
-        Ok(())
+        Ok(json!({}))
     }
 }
 

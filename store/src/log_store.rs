@@ -155,14 +155,14 @@ impl LogStore {
     /// Appends metric samples, like `append`; refused when they would add more series than
     /// `max_series` allows.
     pub async fn append_metrics(&self, batch: MetricBatch) -> Result<u64, AppendError> {
-        let new = self.series.unknown_series(&batch.samples);
+        let series = crate::metric_series::BatchSeries::of(&batch.samples);
+        let new = self.series.unknown_series(&series);
         if new > 0 && self.series.len() + new > self.config.max_series {
             return Err(AppendError::TooManySeries { new, limit: self.config.max_series });
         }
         let bytes = batch.bytes();
-        let samples = batch.samples.clone();
         let first_seq = self.submit(bytes, |ack| Command::AppendMetrics { batch, ack }).await?;
-        self.series.observe(&samples);
+        self.series.observe(series);
         Ok(first_seq)
     }
 
@@ -541,7 +541,7 @@ fn recover(
                     MetricBatch { ingestion_time: record.ingestion_time, samples: record.samples[skip..].to_vec() };
                 if !batch.is_empty() {
                     events += batch.len();
-                    series.observe(&batch.samples);
+                    series.observe(crate::metric_series::BatchSeries::of(&batch.samples));
                     mem.insert_metrics(&batch, record.first_seq + skip as u64);
                 }
                 continue;

@@ -20,6 +20,23 @@ pub struct SeriesInfo {
     pub last_sample_ms: i64,
 }
 
+/// The distinct series of a batch of samples, each with its newest sample time.
+#[derive(Debug, Default)]
+pub struct BatchSeries(HashMap<u64, SeriesInfo>);
+
+impl BatchSeries {
+    pub fn of(samples: &[KeyedSample]) -> Self {
+        let mut out: HashMap<u64, SeriesInfo> = HashMap::new();
+        for s in samples {
+            let ts = s.sample.timestamp_ms;
+            out.entry(s.sample.series)
+                .and_modify(|info| info.last_sample_ms = info.last_sample_ms.max(ts))
+                .or_insert_with(|| SeriesInfo { key: s.key.clone(), last_sample_ms: ts });
+        }
+        Self(out)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct SeriesRegistry {
     series: RwLock<HashMap<u64, SeriesInfo>>,
@@ -51,40 +68,29 @@ impl SeriesRegistry {
         self.series.read().is_empty()
     }
 
-    /// How many of the samples' series are not registered yet.
-    pub fn unknown_series(&self, samples: &[KeyedSample]) -> usize {
+    /// How many of a batch's series are not registered yet.
+    pub fn unknown_series(&self, batch: &BatchSeries) -> usize {
         let series = self.series.read();
-        let mut new: HashSet<u64> = HashSet::new();
-        for s in samples {
-            if !series.contains_key(&s.sample.series) {
-                new.insert(s.sample.series);
-            }
-        }
-        new.len()
+        batch.0.keys().filter(|id| !series.contains_key(id)).count()
     }
 
-    /// Records acknowledged samples.
-    pub fn observe(&self, samples: &[KeyedSample]) {
+    /// Records the series of acknowledged samples.
+    pub fn observe(&self, batch: BatchSeries) {
         let mut series = self.series.write();
         let mut dirty = self.dirty.lock();
-        for s in samples {
-            let id = s.sample.series;
+        for (id, info) in batch.0 {
             match series.get_mut(&id) {
-                Some(info) if info.last_sample_ms >= s.sample.timestamp_ms => {}
-                Some(info) => {
-                    info.last_sample_ms = s.sample.timestamp_ms;
+                Some(known) if known.last_sample_ms >= info.last_sample_ms => {}
+                Some(known) => {
+                    known.last_sample_ms = info.last_sample_ms;
                     dirty.insert(id);
                 }
                 None => {
-                    series.insert(id, SeriesInfo { key: s.key.clone(), last_sample_ms: s.sample.timestamp_ms });
+                    series.insert(id, info);
                     dirty.insert(id);
                 }
             }
         }
-    }
-
-    pub fn get(&self, id: u64) -> Option<SeriesInfo> {
-        self.series.read().get(&id).cloned()
     }
 
     /// Every series, in (namespace, name, dimensions) order.

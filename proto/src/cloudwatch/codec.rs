@@ -248,11 +248,12 @@ pub fn decode_query(shape: &str, params: &[(String, String)]) -> Result<Value, C
     Ok(query_value(shape, &root, &mut path)?.unwrap_or_else(|| Value::Object(Map::new())))
 }
 
-fn indexed(node: &Node) -> Vec<&Node> {
-    let mut items: Vec<(u64, &Node)> =
-        node.children.iter().filter_map(|(k, child)| k.parse::<u64>().ok().map(|i| (i, child))).collect();
-    items.sort_by_key(|(i, _)| *i);
-    items.into_iter().map(|(_, child)| child).collect()
+/// The numbered children of a node (`member.N`, `entry.N`), in numeric order, with their keys.
+fn indexed(node: &Node) -> Vec<(&str, &Node)> {
+    let mut items: Vec<(u64, &str, &Node)> =
+        node.children.iter().filter_map(|(k, child)| k.parse::<u64>().ok().map(|i| (i, k.as_str(), child))).collect();
+    items.sort_by_key(|(i, _, _)| *i);
+    items.into_iter().map(|(_, k, child)| (k, child)).collect()
 }
 
 fn query_value(shape_name: &str, node: &Node, path: &mut String) -> Result<Option<Value>, CwError> {
@@ -293,13 +294,10 @@ fn query_value(shape_name: &str, node: &Node, path: &mut String) -> Result<Optio
                 Some(members) => {
                     let mut out = Vec::new();
                     let len = path.len();
-                    let mut keys: Vec<(u64, &String)> =
-                        members.children.keys().filter_map(|k| k.parse::<u64>().ok().map(|i| (i, k))).collect();
-                    keys.sort();
-                    for (_, key) in keys {
+                    for (key, child) in indexed(members) {
                         path.push_str(".member.");
                         path.push_str(key);
-                        let value = query_value(member_shape, &members.children[key], path)?;
+                        let value = query_value(member_shape, child, path)?;
                         path.truncate(len);
                         out.extend(value);
                     }
@@ -316,7 +314,7 @@ fn query_value(shape_name: &str, node: &Node, path: &mut String) -> Result<Optio
                 Some(entries) => {
                     let mut out = Map::new();
                     let len = path.len();
-                    for entry in indexed(entries) {
+                    for (_, entry) in indexed(entries) {
                         let key = entry.children.get("key").map(|k| query_value(key_shape, k, path)).transpose()?;
                         let value =
                             entry.children.get("value").map(|v| query_value(value_shape, v, path)).transpose()?;

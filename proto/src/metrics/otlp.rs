@@ -73,14 +73,6 @@ impl CumulativeState {
     fn delta(&mut self, cumulative: bool, series: u64, start_ns: u64, time_ns: u64, now: Vec<f64>) -> Option<Vec<f64>> {
         if cumulative { self.increase(series, start_ns, time_ns, now) } else { Some(now) }
     }
-
-    pub fn len(&self) -> usize {
-        self.last.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.last.is_empty()
-    }
 }
 
 #[derive(Debug, Default)]

@@ -42,14 +42,6 @@ impl SampleSet {
     pub fn of(&self, series: u64) -> &[Row] {
         self.by_series.get(&series).map(Vec::as_slice).unwrap_or_default()
     }
-
-    pub fn len(&self) -> usize {
-        self.by_series.values().map(Vec::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_series.is_empty()
-    }
 }
 
 /// The rows of `series` with `start_ms <= timestamp < end_ms`, each from the tier that

@@ -359,7 +359,7 @@ impl MetricsReadApi {
                     .ok_or_else(|| CwError::invalid_parameter(token, "NextToken"))?,
             ),
         };
-        let mut metrics = Vec::new();
+        let mut metrics: Vec<Arc<SeriesKey>> = Vec::new();
         let mut next = None;
         for info in self.store.metric_series().all() {
             let key = &info.key;
@@ -371,8 +371,8 @@ impl MetricsReadApi {
             {
                 continue;
             }
-            if metrics.len() == LIST_PAGE {
-                let last: &SeriesKey = &self.store.metric_series().get(metrics_last_id(&metrics)).expect("listed").key;
+            if let Some(last) = metrics.last().filter(|_| metrics.len() == LIST_PAGE) {
+                let last: &SeriesKey = last.as_ref();
                 next = Some(
                     base64::engine::general_purpose::URL_SAFE_NO_PAD
                         .encode(serde_json::to_vec(last).expect("keys serialize")),
@@ -403,10 +403,6 @@ impl MetricsReadApi {
 }
 
 type ResultSeries = (String, String, Vec<(i64, f64)>, bool);
-
-fn metrics_last_id(metrics: &[Arc<SeriesKey>]) -> u64 {
-    metrics.last().map(|k| k.id()).unwrap_or_default()
-}
 
 fn too_many_queries() -> CwError {
     CwError::validation("The collection MetricDataQueries must not have a size greater than 500.")
