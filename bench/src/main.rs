@@ -36,6 +36,8 @@ enum Bench {
     Traces(traces::TracesArgs),
     /// Metric ingest (PutMetricData JSON/CBOR, OTLP), metric-filter cost, metric reads.
     Metrics(metrics::MetricsArgs),
+    /// In-process: the cost per log line of the metrics benchmark's 10 metric filters.
+    Filters(metrics::FiltersArgs),
 }
 
 #[derive(clap::Args)]
@@ -83,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Ingest(args) => tokio::runtime::Runtime::new()?.block_on(ingest(args)),
         Bench::Traces(args) => tokio::runtime::Runtime::new()?.block_on(traces::run(args)),
         Bench::Metrics(args) => tokio::runtime::Runtime::new()?.block_on(metrics::run(args)),
+        Bench::Filters(args) => metrics::filters(args),
     }
 }
 
@@ -449,4 +452,15 @@ fn dir_size(path: &Path) -> std::io::Result<u64> {
 
 fn mb(bytes: usize) -> f64 {
     bytes as f64 / 1e6
+}
+
+/// CPU seconds (user + system) the process has used, from `/proc/<pid>/stat` (Linux reports
+/// them in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }

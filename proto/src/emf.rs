@@ -1,7 +1,8 @@
 //! Embedded Metric Format (spec logs.md §9): log events that carry their own metrics.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
+use memchr::memmem::Finder;
 use serde_json::Value;
 
 use crate::metrics::{KeyedSample, Sample, SeriesKey, UNIT_NONE, unit_index};
@@ -26,13 +27,16 @@ impl EmfError {
 /// The JSON object of an EMF candidate: the message itself, or the object after a Lambda
 /// text-format prefix (`<time>\t<request id>\t<level>\t{...}`).
 fn candidate(message: &str) -> Option<&str> {
+    // Every ingested event is checked: the searchers are built once.
+    static AWS_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"_aws\""));
+    static TAB_BRACE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\t{"));
     let trimmed = message.trim();
     if trimmed.starts_with('{') {
-        return trimmed.contains("\"_aws\"").then_some(trimmed);
+        return AWS_KEY.find(trimmed.as_bytes()).is_some().then_some(trimmed);
     }
-    let at = trimmed.find("\t{")?;
+    let at = TAB_BRACE.find(trimmed.as_bytes())?;
     let object = &trimmed[at + 1..];
-    object.contains("\"_aws\"").then_some(object)
+    AWS_KEY.find(object.as_bytes()).is_some().then_some(object)
 }
 
 /// The datapoints of one log event: `None` when it is not an EMF candidate, `Some(Err)` for an

@@ -1,14 +1,16 @@
 //! Metric filters (spec logs.md §3.11, §5.5, §6): definitions, their checks, and turning a log
 //! event into a datapoint.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::filter::{FilterPattern, JsonPath};
-use crate::metrics::{KeyedSample, Sample, SeriesKey, UNIT_NONE, unit_index};
+use crate::filter::json_scan::{Found, PathSet, scan};
+use crate::filter::{FieldRef, FilterPattern, JsonPath, Tokens};
+use crate::metrics::{SeriesKey, UNIT_NONE, unit_index};
 
 /// A stored metric filter, as DescribeMetricFilters shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,9 +32,10 @@ pub struct MetricFilterDef {
 #[derive(Debug, Clone)]
 enum Reference {
     Literal(f64),
-    Json(JsonPath),
-    /// `$name` or `$3` of a space-delimited match.
-    Field(String),
+    /// A slot of the filter's JSON scan.
+    Json(usize),
+    /// An index into `field_refs`: `$name` or `$3` of a space-delimited match.
+    Field(usize),
 }
 
 /// A filter ready to run on events.
@@ -43,11 +46,30 @@ pub struct CompiledFilter {
     value: Reference,
     dimensions: Vec<(String, Reference)>,
     unit: u8,
-    /// The `$field` references of value and dimensions, for `DelimitedPattern::lookup`.
-    field_refs: Vec<String>,
+    /// JSON patterns: the pattern's selectors plus those of value and dimensions, read in one
+    /// scan of the event.
+    json_paths: PathSet,
+    /// Slot i of `json_paths` is at i of the filter's own scan.
+    own_slots: Vec<usize>,
+    /// Space-delimited patterns: the `$field` references of value and dimensions.
+    field_refs: Vec<FieldRef>,
 }
 
-fn reference(text: &str, pattern: &FilterPattern, what: &str) -> Result<Reference, String> {
+/// The datapoint one event yields: its value and the values of the filter's dimensions, in
+/// the order of `MetricFilterDef::dimensions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datapoint<'a> {
+    pub value: f64,
+    pub dimension_values: Vec<Cow<'a, str>>,
+}
+
+fn reference(
+    text: &str,
+    pattern: &FilterPattern,
+    what: &str,
+    json_paths: &mut PathSet,
+    field_refs: &mut Vec<FieldRef>,
+) -> Result<Reference, String> {
     let text = text.trim();
     if let Ok(v) = text.parse::<f64>()
         && v.is_finite()
@@ -59,16 +81,18 @@ fn reference(text: &str, pattern: &FilterPattern, what: &str) -> Result<Referenc
         if !matches!(pattern, FilterPattern::Json(_)) {
             return Err(format!("Invalid {what}: {text} requires a JSON filter pattern"));
         }
-        return JsonPath::parse(text).map(Reference::Json).map_err(|_| format!("Invalid {what}: {text}"));
+        let path = JsonPath::parse(text).map_err(|_| format!("Invalid {what}: {text}"))?;
+        return Ok(Reference::Json(json_paths.add(path.steps())));
     }
     if let Some(name) = text.strip_prefix('$')
         && !name.is_empty()
         && name.chars().all(|c| c.is_alphanumeric() || c == '_')
     {
-        if !matches!(pattern, FilterPattern::Delimited(_)) {
+        let FilterPattern::Delimited(delimited) = pattern else {
             return Err(format!("Invalid {what}: {text} requires a space-delimited filter pattern"));
-        }
-        return Ok(Reference::Field(text.to_owned()));
+        };
+        field_refs.push(delimited.field_ref(text));
+        return Ok(Reference::Field(field_refs.len() - 1));
     }
     Err(format!("Invalid {what}: {text}"))
 }
@@ -86,10 +110,15 @@ impl CompiledFilter {
         if def.dimensions.len() > 3 {
             return Err("A metric transformation may have at most 3 dimensions".to_owned());
         }
-        let value = reference(&def.metric_value, &pattern, "metricValue")?;
+        let mut json_paths = match &pattern {
+            FilterPattern::Json(json) => json.paths().clone(),
+            _ => PathSet::default(),
+        };
+        let mut field_refs = Vec::new();
+        let value = reference(&def.metric_value, &pattern, "metricValue", &mut json_paths, &mut field_refs)?;
         let mut dimensions = Vec::new();
         for (name, target) in &def.dimensions {
-            match reference(target, &pattern, "dimension")? {
+            match reference(target, &pattern, "dimension", &mut json_paths, &mut field_refs)? {
                 Reference::Literal(_) => return Err(format!("Invalid dimension value for {name}: {target}")),
                 r => dimensions.push((name.clone(), r)),
             }
@@ -98,113 +127,141 @@ impl CompiledFilter {
             None => UNIT_NONE,
             Some(u) => unit_index(u).ok_or_else(|| format!("Invalid unit {u}"))?,
         };
-        let field_refs = std::iter::once(&value)
-            .chain(dimensions.iter().map(|(_, r)| r))
-            .filter_map(|r| match r {
-                Reference::Field(name) => Some(name.clone()),
-                _ => None,
-            })
-            .collect();
-        Ok(Self { def, pattern, value, dimensions, unit, field_refs })
+        let own_slots = (0..json_paths.slots()).collect();
+        Ok(Self { def, pattern, value, dimensions, unit, json_paths, own_slots, field_refs })
     }
 
     pub fn regex_count(&self) -> usize {
         self.pattern.regex_count()
     }
 
+    pub fn has_dimensions(&self) -> bool {
+        !self.dimensions.is_empty()
+    }
+
+    /// The unit of the filter's datapoints (an index into `metrics::UNITS`).
+    pub fn unit(&self) -> u8 {
+        self.unit
+    }
+
     /// The datapoint one event yields: (value, dimensions), or `None` (§5.5, §6).
     pub fn evaluate(&self, message: &str) -> Option<(f64, Vec<(String, String)>)> {
-        self.evaluate_event(&Event::new(message))
+        let event = Event::new(message, &self.json_paths);
+        let point = self.evaluate_event(&event, &self.own_slots)?;
+        let names = self.dimensions.iter().map(|(name, _)| name.clone());
+        Some((point.value, names.zip(point.dimension_values.into_iter().map(Cow::into_owned)).collect()))
     }
 
-    /// `evaluate` for an event that several filters look at (its JSON is parsed once).
-    pub fn evaluate_event(&self, event: &Event<'_>) -> Option<(f64, Vec<(String, String)>)> {
+    /// `evaluate` for an event several filters look at: its tokens are split once, and its
+    /// JSON scanned once for the selectors of all of them (`FilterPlan`); `slots[i]` is where
+    /// that scan keeps this filter's JSON slot `i`.
+    pub fn evaluate_event<'a>(&self, event: &Event<'a, '_>, slots: &[usize]) -> Option<Datapoint<'a>> {
         let message = event.message;
-        let document = match &self.pattern {
-            FilterPattern::Json(_) => event.json(),
-            _ => None,
-        };
-        let (matched, fields) = match (&self.pattern, document) {
-            (FilterPattern::Json(json), Some(doc)) => (json.matches_value(doc), Vec::new()),
-            (FilterPattern::Json(_), None) => (false, Vec::new()),
-            (FilterPattern::Delimited(delimited), _) => match delimited.lookup(message, &self.field_refs) {
-                Some(values) => (true, values),
-                None => (false, Vec::new()),
+        let mut fields: [Option<&str>; 4] = [None; 4];
+        let (matched, found) = match &self.pattern {
+            FilterPattern::Json(json) => match event.json() {
+                Some(found) => (json.matches_found(found, slots), Some(found)),
+                None => (false, None),
             },
-            (pattern, _) => (pattern.matches(message), Vec::new()),
+            FilterPattern::Delimited(delimited) => {
+                let out = &mut fields[..self.field_refs.len()];
+                (delimited.lookup(event.tokens(), &self.field_refs, out), None)
+            }
+            pattern => (pattern.matches(message), None),
         };
         if !matched {
-            return self.def.default_value.map(|v| (v, Vec::new()));
+            return self.def.default_value.map(|value| Datapoint { value, dimension_values: Vec::new() });
         }
-        let resolve_text = |r: &Reference| -> Option<String> {
-            match r {
-                Reference::Literal(v) => Some(v.to_string()),
-                Reference::Json(path) => match path.lookup(document?)? {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    Value::Bool(b) => Some(b.to_string()),
-                    _ => None,
-                },
-                Reference::Field(name) => {
-                    let at = self.field_refs.iter().position(|r| r == name)?;
-                    fields.get(at).copied().flatten().map(str::to_owned)
-                }
-            }
-        };
+        let json_at = |slot: usize| found.and_then(|found| found[slots[slot]].as_ref());
+        let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         let value = match &self.value {
             Reference::Literal(v) => *v,
-            other => resolve_text(other)?.trim().parse::<f64>().ok().filter(|v| v.is_finite())?,
+            Reference::Json(slot) => match json_at(*slot)? {
+                Found::String(s) => number(s)?,
+                other => other.as_f64()?,
+            },
+            Reference::Field(at) => number(fields[*at]?)?,
         };
-        let mut dims = Vec::with_capacity(self.dimensions.len());
-        for (name, r) in &self.dimensions {
-            let text = resolve_text(r)?;
-            if text.is_empty() || text.chars().count() > 1024 {
+        let mut dimension_values = Vec::with_capacity(self.dimensions.len());
+        for (_, r) in &self.dimensions {
+            let text: Cow<'a, str> = match r {
+                Reference::Literal(_) => return None,
+                Reference::Json(slot) => match json_at(*slot)? {
+                    Found::String(s) => s.clone(),
+                    other => Cow::Owned(other.scalar_text()?.into_owned()),
+                },
+                Reference::Field(at) => Cow::Borrowed(fields[*at]?),
+            };
+            if text.is_empty() || (text.len() > 1024 && text.chars().count() > 1024) {
                 return None;
             }
-            dims.push((name.clone(), text));
+            dimension_values.push(text);
         }
-        Some((value, dims))
+        Some(Datapoint { value, dimension_values })
     }
 
-    /// The sample of one event, or `None`. `key_of` turns the dimensions into the series
-    /// identity and its id (callers cache them: most filters produce few series).
-    pub fn sample(
-        &self,
-        event: &Event<'_>,
-        timestamp_ms: i64,
-        key_of: impl FnOnce(Vec<(String, String)>) -> (Arc<SeriesKey>, u64),
-    ) -> Option<KeyedSample> {
-        let (value, dims) = self.evaluate_event(event)?;
-        let (key, id) = key_of(dims);
-        let sample = Sample::value(id, timestamp_ms, self.unit, 60, value, 1.0);
-        Some(KeyedSample { key, sample })
-    }
-
-    /// The series identity of a datapoint with `dims`.
-    pub fn key(&self, dims: Vec<(String, String)>) -> Arc<SeriesKey> {
+    /// The series identity of a datapoint with these dimension values.
+    pub fn key(&self, dimension_values: &[Cow<'_, str>]) -> Arc<SeriesKey> {
+        let dims = self.dimensions.iter().zip(dimension_values).map(|((n, _), v)| (n.clone(), v.to_string())).collect();
         Arc::new(SeriesKey::new(&self.def.metric_namespace, &self.def.metric_name, dims))
     }
 }
 
-/// A log event as metric filters see it: the message, and its JSON document parsed at most
-/// once for all of them.
-pub struct Event<'a> {
-    pub message: &'a str,
-    json: std::cell::OnceCell<Option<Value>>,
+/// The JSON selectors of several filters merged, so that one scan of an event serves all of
+/// them.
+#[derive(Debug, Clone, Default)]
+pub struct FilterPlan {
+    paths: PathSet,
+    /// Per filter, where its JSON slots are in the merged scan.
+    slots: Vec<Vec<usize>>,
 }
 
-impl<'a> Event<'a> {
-    pub fn new(message: &'a str) -> Self {
-        Self { message, json: std::cell::OnceCell::new() }
+impl FilterPlan {
+    pub fn new<'f>(filters: impl IntoIterator<Item = &'f CompiledFilter>) -> Self {
+        let mut paths = PathSet::default();
+        let slots = filters
+            .into_iter()
+            .map(|f| f.json_paths.selectors().iter().map(|selector| paths.add(selector)).collect())
+            .collect();
+        Self { paths, slots }
     }
 
-    pub fn json(&self) -> Option<&Value> {
+    pub fn event<'a>(&self, message: &'a str) -> Event<'a, '_> {
+        Event::new(message, &self.paths)
+    }
+
+    /// Where filter `i` (in the order given to `new`) finds its JSON slots.
+    pub fn slots(&self, i: usize) -> &[usize] {
+        &self.slots[i]
+    }
+}
+
+/// A log event as metric filters see it: the message, its tokens split at most once for all
+/// the space-delimited patterns, and its JSON scanned at most once for all the JSON ones.
+pub struct Event<'a, 'p> {
+    pub message: &'a str,
+    paths: &'p PathSet,
+    json: OnceCell<Option<Vec<Option<Found<'a>>>>>,
+    tokens: OnceCell<Tokens<'a>>,
+}
+
+impl<'a, 'p> Event<'a, 'p> {
+    /// An event whose JSON is scanned for `paths`.
+    pub fn new(message: &'a str, paths: &'p PathSet) -> Self {
+        Self { message, paths, json: OnceCell::new(), tokens: OnceCell::new() }
+    }
+
+    fn json(&self) -> Option<&[Option<Found<'a>>]> {
         self.json
             .get_or_init(|| {
                 let trimmed = self.message.trim();
-                if trimmed.starts_with('{') { serde_json::from_str::<Value>(trimmed).ok() } else { None }
+                if trimmed.starts_with('{') { scan(trimmed, self.paths) } else { None }
             })
-            .as_ref()
+            .as_deref()
+    }
+
+    fn tokens(&self) -> &Tokens<'a> {
+        self.tokens.get_or_init(|| Tokens::new(self.message))
     }
 }
 

@@ -29,7 +29,7 @@ pub use catalog::{Catalog, CatalogError, CatalogState, EventStats, FileMeta, Gro
 pub use config::StoreConfig;
 pub use log_store::{AppendError, LogStore, StoreError};
 pub use memtable::{MetricBatch, PreparedBatch, SpanBatch};
-pub use metric_filters::{ActiveFilter, MetricFilters};
+pub use metric_filters::{ActiveFilter, GroupFilters, MetricFilters, Series};
 pub use metric_series::{SeriesInfo, SeriesRegistry};
 pub use metrics::Metrics;
 pub use service_map::MapView;

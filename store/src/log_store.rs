@@ -140,7 +140,25 @@ impl LogStore {
     /// of its first event.
     pub async fn append(&self, batch: PreparedBatch) -> Result<u64, AppendError> {
         let bytes = batch.message_bytes();
-        self.submit(bytes, |ack| Command::Append { batch, ack }).await
+        self.submit(bytes, |ack| Command::Append { batch, derived: None, ack }).await
+    }
+
+    /// Appends a batch of log events with the datapoints metric filters and EMF derived from
+    /// them, in the same WAL commit: both become durable together, or neither is acknowledged.
+    /// Datapoints that would add more series than `max_series` allows are dropped (and
+    /// counted); the events are stored regardless.
+    pub async fn append_with_metrics(&self, batch: PreparedBatch, derived: MetricBatch) -> Result<u64, AppendError> {
+        let series = crate::metric_series::BatchSeries::of(&derived.samples);
+        let new = self.series.unknown_series(&series);
+        if new > 0 && self.series.len() + new > self.config.max_series {
+            self.metrics.metric_samples_dropped.inc_by(derived.samples.len() as u64);
+            tracing::warn!(new, limit = self.config.max_series, "datapoints from log events dropped: series limit");
+            return self.append(batch).await;
+        }
+        let bytes = batch.message_bytes() + derived.bytes();
+        let first_seq = self.submit(bytes, |ack| Command::Append { batch, derived: Some(derived), ack }).await?;
+        self.series.observe(series);
+        Ok(first_seq)
     }
 
     /// Appends trace documents, like `append`.

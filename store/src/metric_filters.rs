@@ -3,11 +3,12 @@
 //! (spec logs.md §6: AWS disables a filter past 1,000; fluoro drops the excess datapoints and
 //! warns).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use fluoro_proto::metric_filter::{CompiledFilter, Event, MetricFilterDef};
-use fluoro_proto::metrics::{KeyedSample, SeriesKey};
+use fluoro_proto::metric_filter::{CompiledFilter, FilterPlan, MetricFilterDef};
+use fluoro_proto::metrics::SeriesKey;
 use parking_lot::{Mutex, RwLock};
 
 use crate::catalog::{Catalog, CatalogError};
@@ -16,45 +17,54 @@ const DOC_KIND: &str = "metric-filters";
 /// Distinct dimension sets one filter may produce per hour.
 pub const MAX_DIMENSION_SETS_PER_HOUR: usize = 1000;
 
+/// A series identity and its id.
+pub type Series = (Arc<SeriesKey>, u64);
+
 pub struct ActiveFilter {
     pub filter: CompiledFilter,
     /// (hour, series ids seen in it).
     seen: Mutex<(i64, HashSet<u64>)>,
+    /// The one series of a filter without dimensions.
+    series: OnceLock<Series>,
     /// Series identities and ids by dimension values (bounded by the per-hour cap).
-    keys: Mutex<HashMap<Dimensions, (Arc<SeriesKey>, u64)>>,
+    keys: Mutex<HashMap<Vec<String>, Series>>,
 }
-
-type Dimensions = Vec<(String, String)>;
 
 impl ActiveFilter {
     fn new(filter: CompiledFilter) -> Self {
-        Self { filter, seen: Mutex::new((0, HashSet::new())), keys: Mutex::new(HashMap::new()) }
+        Self {
+            filter,
+            seen: Mutex::new((0, HashSet::new())),
+            series: OnceLock::new(),
+            keys: Mutex::new(HashMap::new()),
+        }
     }
 
-    /// The sample of one event, unless the filter's dimension sets this hour are exhausted.
-    pub fn sample(&self, event: &Event<'_>, timestamp_ms: i64, now_ms: i64) -> Option<KeyedSample> {
-        let sample = self.filter.sample(event, timestamp_ms, |dims| {
+    /// The series of a datapoint with these dimension values, unless the filter's dimension
+    /// sets this hour are exhausted.
+    pub fn series(&self, values: &[Cow<'_, str>], now_ms: i64) -> Option<Series> {
+        let new_key = || {
+            let key = self.filter.key(values);
+            let id = key.id();
+            (key, id)
+        };
+        if values.is_empty() {
+            return Some(self.series.get_or_init(new_key).clone());
+        }
+        let (key, id) = {
             let mut keys = self.keys.lock();
             if keys.len() > 2 * MAX_DIMENSION_SETS_PER_HOUR {
                 keys.clear();
             }
-            keys.entry(dims)
-                .or_insert_with_key(|dims| {
-                    let key = self.filter.key(dims.clone());
-                    let id = key.id();
-                    (key, id)
-                })
-                .clone()
-        })?;
-        if sample.key.dimensions.is_empty() {
-            return Some(sample);
-        }
+            let lookup: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            keys.entry(lookup).or_insert_with(new_key).clone()
+        };
         let hour = now_ms.div_euclid(3_600_000);
         let mut seen = self.seen.lock();
         if seen.0 != hour {
             *seen = (hour, HashSet::new());
         }
-        if seen.1.len() >= MAX_DIMENSION_SETS_PER_HOUR && !seen.1.contains(&sample.sample.series) {
+        if seen.1.len() >= MAX_DIMENSION_SETS_PER_HOUR && !seen.1.contains(&id) {
             if seen.1.len() == MAX_DIMENSION_SETS_PER_HOUR {
                 tracing::warn!(
                     filter = %self.filter.def.filter_name,
@@ -65,15 +75,30 @@ impl ActiveFilter {
             }
             return None;
         }
-        seen.1.insert(sample.sample.series);
-        Some(sample)
+        seen.1.insert(id);
+        Some((key, id))
+    }
+}
+
+/// One log group's filters, by name, and the plan that evaluates them together.
+#[derive(Default)]
+pub struct GroupFilters {
+    pub filters: Vec<Arc<ActiveFilter>>,
+    pub plan: FilterPlan,
+}
+
+impl GroupFilters {
+    fn new(mut filters: Vec<Arc<ActiveFilter>>) -> Self {
+        filters.sort_by(|a, b| a.filter.def.filter_name.cmp(&b.filter.def.filter_name));
+        let plan = FilterPlan::new(filters.iter().map(|f| &f.filter));
+        Self { filters, plan }
     }
 }
 
 /// Filters by log group name, ordered by filter name.
 #[derive(Default)]
 pub struct MetricFilters {
-    by_group: RwLock<HashMap<String, Vec<Arc<ActiveFilter>>>>,
+    by_group: RwLock<HashMap<String, Arc<GroupFilters>>>,
 }
 
 fn doc_id(group: &str, filter: &str) -> String {
@@ -97,10 +122,11 @@ impl MetricFilters {
 
     fn insert(&self, filter: CompiledFilter) {
         let mut by_group = self.by_group.write();
-        let list = by_group.entry(filter.def.log_group_name.clone()).or_default();
-        list.retain(|f| f.filter.def.filter_name != filter.def.filter_name);
+        let group = by_group.entry(filter.def.log_group_name.clone()).or_default();
+        let mut list: Vec<Arc<ActiveFilter>> =
+            group.filters.iter().filter(|f| f.filter.def.filter_name != filter.def.filter_name).cloned().collect();
         list.push(Arc::new(ActiveFilter::new(filter)));
-        list.sort_by(|a, b| a.filter.def.filter_name.cmp(&b.filter.def.filter_name));
+        *group = Arc::new(GroupFilters::new(list));
     }
 
     /// Creates or replaces a filter (durable before it applies).
@@ -114,8 +140,9 @@ impl MetricFilters {
     /// Deletes a filter; `false` when it did not exist.
     pub fn delete(&self, catalog: &Catalog, group: &str, name: &str) -> Result<bool, CatalogError> {
         let existed = catalog.delete_doc(DOC_KIND, &doc_id(group, name))?;
-        if let Some(list) = self.by_group.write().get_mut(group) {
-            list.retain(|f| f.filter.def.filter_name != name);
+        if let Some(filters) = self.by_group.write().get_mut(group) {
+            let list = filters.filters.iter().filter(|f| f.filter.def.filter_name != name).cloned().collect();
+            *filters = Arc::new(GroupFilters::new(list));
         }
         Ok(existed)
     }
@@ -131,7 +158,12 @@ impl MetricFilters {
     }
 
     pub fn of_group(&self, group: &str) -> Vec<Arc<ActiveFilter>> {
-        self.by_group.read().get(group).cloned().unwrap_or_default()
+        self.by_group.read().get(group).map(|g| g.filters.clone()).unwrap_or_default()
+    }
+
+    /// A group's filters as the ingest path runs them (`None` without any).
+    pub fn group(&self, group: &str) -> Option<Arc<GroupFilters>> {
+        self.by_group.read().get(group).filter(|g| !g.filters.is_empty()).cloned()
     }
 
     pub fn get(&self, group: &str, name: &str) -> Option<Arc<ActiveFilter>> {
@@ -139,7 +171,7 @@ impl MetricFilters {
     }
 
     pub fn count(&self, group: &str) -> usize {
-        self.by_group.read().get(group).map_or(0, Vec::len)
+        self.by_group.read().get(group).map_or(0, |g| g.filters.len())
     }
 
     /// Every filter, by (group, filter name).
@@ -147,6 +179,6 @@ impl MetricFilters {
         let by_group = self.by_group.read();
         let mut groups: Vec<&String> = by_group.keys().collect();
         groups.sort();
-        groups.into_iter().flat_map(|g| by_group[g].iter().cloned()).collect()
+        groups.into_iter().flat_map(|g| by_group[g].filters.iter().cloned()).collect()
     }
 }

@@ -17,8 +17,10 @@ use crate::wal::{Wal, encode_frame, encode_metrics_frame, encode_spans_frame};
 const MAX_GROUP: usize = 512;
 
 pub(crate) enum Command {
+    /// Log events, and the datapoints derived from them (committed right after them).
     Append {
         batch: PreparedBatch,
+        derived: Option<MetricBatch>,
         ack: oneshot::Sender<Result<u64, String>>,
     },
     AppendSpans {
@@ -58,7 +60,13 @@ pub(crate) fn run(mut state: WriterState, mut commands: mpsc::Receiver<Command>)
         let mut appends = Vec::new();
         for command in group.drain(..) {
             match command {
-                Command::Append { batch, ack } => appends.push((Pending::Logs(batch), ack)),
+                Command::Append { batch, derived, ack } => {
+                    appends.push((Pending::Logs(batch), ack));
+                    if let Some(derived) = derived {
+                        // Same group commit as the events; nobody waits on its own answer.
+                        appends.push((Pending::Metrics(derived), oneshot::channel().0));
+                    }
+                }
                 Command::AppendSpans { batch, ack } => appends.push((Pending::Spans(batch), ack)),
                 Command::AppendMetrics { batch, ack } => appends.push((Pending::Metrics(batch), ack)),
                 Command::Freeze { ack } => {

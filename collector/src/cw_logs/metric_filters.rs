@@ -1,48 +1,93 @@
 //! PutMetricFilter, DeleteMetricFilter, TestMetricFilter (spec logs.md §3.11), and applying
 //! the group's filters and Embedded Metric Format to stored events (§6, §9).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use fluoro_proto::emf;
 use fluoro_proto::filter::FilterPattern;
-use fluoro_proto::metric_filter::{CompiledFilter, Event, MetricFilterDef};
-use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey, UNIT_NONE};
+use fluoro_proto::metric_filter::{CompiledFilter, MetricFilterDef};
+use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey, UNIT_NONE, floor_to_resolution};
 use fluoro_proto::validation::Violations;
 use fluoro_proto::{AwsError, ErrorCode, LogGroupName};
-use fluoro_store::MetricBatch;
+use fluoro_store::{MetricBatch, Series};
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::groups::map_catalog_error;
 use super::{LogsWriteApi, empty, group_not_found};
 
-/// Folds samples of one series, minute, unit and value into one weighted sample (an exact
-/// rewrite: a value with count n is n copies of it). A filter counting `ERROR` lines then
-/// stores one row per minute, not one per line.
-fn merge_equal_values(samples: Vec<KeyedSample>) -> Vec<KeyedSample> {
-    let mut index: std::collections::HashMap<(u64, i64, u8, u16, u64), usize> = std::collections::HashMap::new();
-    let mut out: Vec<KeyedSample> = Vec::with_capacity(samples.len());
-    for keyed in samples {
-        let s = &keyed.sample;
-        if s.is_set {
-            out.push(keyed);
-            continue;
+/// The datapoints of one PutLogEvents request, folded as they are produced: samples of one
+/// series, minute, unit and value become one weighted sample (an exact rewrite: a value with
+/// count n is n copies of it). A filter counting `ERROR` lines stores one row per minute, not
+/// one per line.
+#[derive(Default)]
+struct Datapoints {
+    samples: Vec<KeyedSample>,
+    index: FxHashMap<(u64, i64, u8, u16, u64), usize>,
+}
+
+/// A filter's last datapoint in a request: (series, minute, value bits) and where it went.
+/// Consecutive events mostly repeat it (a count of 1 per matching line), so most datapoints
+/// are folded without a hash lookup.
+type LastPoint = Option<((u64, i64, u64), usize)>;
+
+impl Datapoints {
+    /// Adds one datapoint of `value`; `key` is cloned only for a new sample.
+    fn add_value(
+        &mut self,
+        last: &mut LastPoint,
+        (key, id): (&Arc<SeriesKey>, u64),
+        timestamp_ms: i64,
+        unit: u8,
+        value: f64,
+    ) {
+        let minute = floor_to_resolution(timestamp_ms, 60);
+        let point = (id, minute, value.to_bits());
+        if let Some((previous, at)) = *last
+            && previous == point
+            && self.samples[at].sample.unit == unit
+        {
+            let target = &mut self.samples[at].sample;
+            target.count += 1.0;
+            target.sum = target.min * target.count;
+            return;
         }
-        let key = (s.series, s.timestamp_ms, s.unit, s.resolution, s.min.to_bits());
-        match index.get(&key) {
-            Some(&i) => {
-                let target = &mut out[i].sample;
-                target.count += s.count;
+        let at = self.add(Sample::value(id, minute, unit, 60, value, 1.0), || key.clone());
+        *last = Some((point, at));
+    }
+
+    /// Adds a sample; returns where it was stored or folded.
+    fn add(&mut self, sample: Sample, key: impl FnOnce() -> Arc<SeriesKey>) -> usize {
+        if sample.is_set {
+            self.samples.push(KeyedSample { key: key(), sample });
+            return self.samples.len() - 1;
+        }
+        let index_key = (sample.series, sample.timestamp_ms, sample.unit, sample.resolution, sample.min.to_bits());
+        match self.index.entry(index_key) {
+            Entry::Occupied(at) => {
+                let target = &mut self.samples[*at.get()].sample;
+                target.count += sample.count;
                 target.sum = target.min * target.count;
+                *at.get()
             }
-            None => {
-                index.insert(key, out.len());
-                out.push(keyed);
+            Entry::Vacant(at) => {
+                at.insert(self.samples.len());
+                self.samples.push(KeyedSample { key: key(), sample });
+                self.samples.len() - 1
             }
         }
     }
-    out
+}
+
+/// What metric filters and EMF derive from one PutLogEvents request.
+pub(super) struct Derived {
+    pub batch: MetricBatch,
+    /// Invalid EMF documents, by the name of the metric that counts them.
+    pub emf_errors: BTreeMap<&'static str, u64>,
 }
 
 /// Filters one group may have.
@@ -204,42 +249,64 @@ impl LogsWriteApi {
         Ok(json!({"matches": matches}))
     }
 
-    /// The metric filters of `group` and EMF applied to stored events, in order; the
-    /// datapoints go to the metrics store. Events are already acknowledged, so a refused
-    /// append is logged and counted, not returned.
-    pub(super) async fn produce_metrics(&self, group: &str, events: &[(i64, &str)]) {
-        let now = self.now();
-        let filters = self.store.metric_filters().of_group(group);
-        let mut samples: Vec<KeyedSample> = Vec::new();
+    /// The datapoints the metric filters of `group` and EMF derive from events about to be
+    /// stored (they are committed with them), and the invalid EMF documents by kind.
+    pub(super) fn derive_metrics(&self, group: &str, events: &[(i64, &str)], now: i64) -> Derived {
+        let filters = self.store.metric_filters().group(group).unwrap_or_default();
+        let mut points = Datapoints::default();
+        let mut last: Vec<LastPoint> = vec![None; filters.filters.len()];
+        // The one series of each filter without dimensions, and the series of the others by
+        // dimension values, for this request: only a new set of values goes to the filter's
+        // shared (locked) table and its per-hour cap.
+        let fixed: Vec<Option<Series>> =
+            filters.filters.iter().map(|f| if f.filter.has_dimensions() { None } else { f.series(&[], now) }).collect();
+        let mut series: Vec<FxHashMap<Vec<Cow<'_, str>>, Option<Series>>> =
+            vec![FxHashMap::default(); filters.filters.len()];
         let mut emf_errors: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for (timestamp, message) in events {
-            let event = Event::new(message);
-            for filter in &filters {
-                samples.extend(filter.sample(&event, *timestamp, now));
+        for &(timestamp, message) in events {
+            // Out-of-window datapoints are dropped on the logs side (metrics-alarms.md §5).
+            if timestamp < now - PAST_MS || timestamp > now + FUTURE_MS {
+                continue;
             }
-            if let Some(extracted) = emf::extract(message, *timestamp) {
+            let event = filters.plan.event(message);
+            for (i, active) in filters.filters.iter().enumerate() {
+                let Some(point) = active.filter.evaluate_event(&event, filters.plan.slots(i)) else { continue };
+                let resolved = match &fixed[i] {
+                    Some(fixed) => fixed,
+                    None => match series[i].get(&point.dimension_values) {
+                        Some(Some(resolved)) => resolved,
+                        Some(None) => continue,
+                        None => {
+                            let resolved = active.series(&point.dimension_values, now);
+                            match series[i].entry(point.dimension_values).or_insert(resolved) {
+                                Some(resolved) => resolved,
+                                None => continue,
+                            }
+                        }
+                    },
+                };
+                let (key, id) = resolved;
+                points.add_value(&mut last[i], (key, *id), timestamp, active.filter.unit(), point.value);
+            }
+            if let Some(extracted) = emf::extract(message, timestamp) {
                 match extracted {
-                    Ok(points) => samples.extend(points),
+                    Ok(samples) => {
+                        for KeyedSample { key, sample } in samples {
+                            points.add(sample, || key);
+                        }
+                    }
                     Err(error) => *emf_errors.entry(error.metric_name()).or_default() += 1,
                 }
             }
         }
-        // Out-of-window datapoints are dropped on the logs side (metrics-alarms.md §5).
+        // EMF timestamps come from the documents: the same window applies to them.
+        let mut samples = points.samples;
         samples.retain(|s| s.sample.timestamp_ms >= now - PAST_MS && s.sample.timestamp_ms <= now + FUTURE_MS);
-        let mut samples = merge_equal_values(samples);
-        for (name, count) in emf_errors {
+        for (&name, &count) in &emf_errors {
             let key = Arc::new(SeriesKey::new("AWS/Logs", name, vec![("LogGroupName".to_owned(), group.to_owned())]));
             let sample = Sample::value(key.id(), now, UNIT_NONE, 60, count as f64, 1.0);
             samples.push(KeyedSample { key, sample });
-            self.store.metrics().emf_errors.with_label_values(&[name]).inc_by(count);
         }
-        if samples.is_empty() {
-            return;
-        }
-        let count = samples.len();
-        if let Err(error) = self.store.append_metrics(MetricBatch { ingestion_time: now, samples }).await {
-            self.store.metrics().metric_samples_dropped.inc_by(count as u64);
-            tracing::warn!(%error, group, count, "datapoints from log events dropped");
-        }
+        Derived { batch: MetricBatch { ingestion_time: now, samples }, emf_errors }
     }
 }

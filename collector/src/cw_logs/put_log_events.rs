@@ -122,7 +122,15 @@ impl LogsWriteApi {
                 timestamps: accepted.iter().map(|e| e.timestamp).collect(),
                 messages: accepted.iter().map(|e| Some(e.message.as_str())).collect(),
             };
-            seq = self.store.append(batch).await.map_err(|e| match e {
+            // 9. Metric filters and EMF: their datapoints are committed with the events.
+            let events: Vec<(i64, &str)> = accepted.iter().map(|e| (e.timestamp, e.message.as_str())).collect();
+            let derived = self.derive_metrics(group.name.as_str(), &events, now);
+            let appended = if derived.batch.samples.is_empty() {
+                self.store.append(batch).await
+            } else {
+                self.store.append_with_metrics(batch, derived.batch).await
+            };
+            seq = appended.map_err(|e| match e {
                 AppendError::Throttled { .. } => AwsError::new(ErrorCode::Throttling, "Rate exceeded"),
                 AppendError::ShuttingDown => {
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service is shutting down.")
@@ -132,9 +140,9 @@ impl LogsWriteApi {
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service cannot complete the request.")
                 }
             })?;
-            // 9. Metric filters and EMF, on what was stored.
-            let events: Vec<(i64, &str)> = accepted.iter().map(|e| (e.timestamp, e.message.as_str())).collect();
-            self.produce_metrics(group.name.as_str(), &events).await;
+            for (name, count) in derived.emf_errors {
+                metrics.emf_errors.with_label_values(&[name]).inc_by(count);
+            }
         }
         let mut out = Map::new();
         out.insert("nextSequenceToken".into(), json!(EventKey { timestamp: now, seq }.to_event_id()));

@@ -6,6 +6,31 @@ use super::{CompareOp, ExtractedValues, Literal, PatternError, glob_match, is_bl
 #[derive(Debug, Clone)]
 pub struct DelimitedPattern {
     slots: Vec<Slot>,
+    has_ellipsis: bool,
+}
+
+/// Where a metric filter's `$name` or `$3` reads from (see `DelimitedPattern::field_ref`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldRef {
+    /// The slot with that name.
+    Named(usize),
+    /// A 1-based token position, bound by an unnamed slot or an ellipsis.
+    Position(usize),
+    /// Nothing in this pattern.
+    Unbound,
+}
+
+/// A message split into tokens, shared by every space-delimited pattern that looks at it.
+#[derive(Debug)]
+pub struct Tokens<'a> {
+    message: &'a str,
+    tokens: Vec<Token<'a>>,
+}
+
+impl<'a> Tokens<'a> {
+    pub fn new(message: &'a str) -> Self {
+        Self { message, tokens: tokenize(message) }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -29,7 +54,8 @@ impl DelimitedPattern {
         } else {
             split_slots(inner).into_iter().map(parse_slot).collect::<Result<_, _>>()?
         };
-        Ok(Self { slots })
+        let has_ellipsis = slots.iter().any(|s| matches!(s, Slot::Ellipsis));
+        Ok(Self { slots, has_ellipsis })
     }
 
     /// Matches `message` and returns the values bound to each slot.
@@ -44,7 +70,7 @@ impl DelimitedPattern {
 
     fn matched<'a>(&self, message: &'a str, tokens: &[Token<'a>]) -> Option<Vec<Binding<'a>>> {
         let mut bound = Vec::with_capacity(self.slots.len());
-        let matched = if self.slots.iter().any(|s| matches!(s, Slot::Ellipsis)) {
+        let matched = if self.has_ellipsis {
             self.bind(0, 0, tokens, &mut bound)
         } else {
             self.bind_absorbing(message, tokens, &mut bound)
@@ -52,38 +78,78 @@ impl DelimitedPattern {
         matched.then_some(bound)
     }
 
-    /// Matches `message` and returns, without copying, the values of the `wanted` references
-    /// (`$name` or `$3`; `None` for one the match did not bind). Metric filters use this.
-    pub fn lookup<'a>(&self, message: &'a str, wanted: &[impl AsRef<str>]) -> Option<Vec<Option<&'a str>>> {
-        let tokens = tokenize(message);
-        let position_of = |w: &str| w.strip_prefix('$').and_then(|p| p.parse::<usize>().ok());
-        let mut found: Vec<Option<&'a str>> = vec![None; wanted.len()];
+    /// Where a `$name` or `$3` reference reads from in a match of this pattern. Resolve once,
+    /// then `lookup` for each message.
+    pub fn field_ref(&self, wanted: &str) -> FieldRef {
+        let name = wanted.strip_prefix('$').unwrap_or(wanted);
+        if let Some(slot) = self.slots.iter().position(|s| matches!(s, Slot::Field { name: Some(n), .. } if n == name))
+        {
+            return FieldRef::Named(slot);
+        }
+        match name.parse::<usize>() {
+            Ok(position) if position > 0 => FieldRef::Position(position),
+            _ => FieldRef::Unbound,
+        }
+    }
+
+    /// Matches a tokenized message and writes, without copying, the values of `refs` into
+    /// `out` (`None` for one the match did not bind). Metric filters use this.
+    pub fn lookup<'a>(&self, tokens: &Tokens<'a>, refs: &[FieldRef], out: &mut [Option<&'a str>]) -> bool {
+        let list = &tokens.tokens;
         if self.slots.is_empty() {
-            for (slot, w) in found.iter_mut().zip(wanted) {
-                *slot = position_of(w.as_ref()).and_then(|p| tokens.get(p.wrapping_sub(1))).map(|t| t.value);
-            }
-            return Some(found);
-        }
-        let bound = self.matched(message, &tokens)?;
-        for (i, w) in wanted.iter().enumerate() {
-            let w = w.as_ref();
-            let name = w.strip_prefix('$').unwrap_or(w);
-            let position = position_of(w);
-            for (slot, binding) in self.slots.iter().zip(&bound) {
-                let hit = match (slot, binding) {
-                    (Slot::Field { name: Some(n), .. }, Binding::One(_, value)) => (n == name).then_some(*value),
-                    (_, Binding::One(p, value)) => (position == Some(p + 1)).then_some(*value),
-                    (_, Binding::Many(from, to)) => {
-                        position.filter(|p| *p > *from && *p <= *to).map(|p| tokens[p - 1].value)
-                    }
+            for (slot, r) in out.iter_mut().zip(refs) {
+                *slot = match r {
+                    FieldRef::Position(p) => list.get(p - 1).map(|t| t.value),
+                    _ => None,
                 };
-                if hit.is_some() {
-                    found[i] = hit;
-                    break;
-                }
             }
+            return true;
         }
-        Some(found)
+        if !self.has_ellipsis {
+            // Slot i binds token i; the last slot takes the rest of the line.
+            let n = self.slots.len();
+            if list.len() < n {
+                return false;
+            }
+            let value = |i: usize| {
+                if i == n - 1 && list.len() > n {
+                    tokens.message[list[i].start..].trim_end_matches(is_blank)
+                } else {
+                    list[i].value
+                }
+            };
+            if !self.slots.iter().enumerate().all(|(i, slot)| slot_accepts(slot, value(i))) {
+                return false;
+            }
+            for (slot, r) in out.iter_mut().zip(refs) {
+                *slot = match *r {
+                    FieldRef::Named(i) => Some(value(i)),
+                    FieldRef::Position(p) if p <= n && matches!(self.slots[p - 1], Slot::Field { name: None, .. }) => {
+                        Some(value(p - 1))
+                    }
+                    _ => None,
+                };
+            }
+            return true;
+        }
+        let Some(bound) = self.matched(tokens.message, list) else { return false };
+        for (slot, r) in out.iter_mut().zip(refs) {
+            *slot = match *r {
+                FieldRef::Named(i) => match bound[i] {
+                    Binding::One(_, value) => Some(value),
+                    Binding::Many(..) => None,
+                },
+                FieldRef::Position(p) => {
+                    self.slots.iter().zip(&bound).find_map(|(slot, binding)| match (slot, binding) {
+                        (Slot::Field { name: Some(_), .. }, _) => None,
+                        (_, Binding::One(at, value)) => (*at + 1 == p).then_some(*value),
+                        (_, Binding::Many(from, to)) => (p > *from && p <= *to).then(|| list[p - 1].value),
+                    })
+                }
+                FieldRef::Unbound => None,
+            };
+        }
+        true
     }
 
     pub(super) fn regex_count(&self) -> usize {
@@ -282,11 +348,12 @@ fn parse_slot(source: &str) -> Result<Slot, PatternError> {
 
 /// Splits a message on blanks; `"..."` and `[...]` tokens keep their blanks, delimiters dropped.
 fn tokenize(message: &str) -> Vec<Token<'_>> {
-    let mut tokens = Vec::new();
-    let mut i = 0;
     let bytes = message.as_bytes();
+    let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut tokens = Vec::with_capacity(16);
+    let mut i = 0;
     while i < bytes.len() {
-        if is_blank(bytes[i] as char) {
+        if blank(bytes[i]) {
             i += 1;
             continue;
         }
@@ -296,22 +363,25 @@ fn tokenize(message: &str) -> Vec<Token<'_>> {
             b'[' => Some(b']'),
             _ => None,
         };
+        // Blanks and delimiters are ASCII, so every cut below is on a char boundary.
         match close {
-            Some(close) => {
-                let end = message.as_bytes()[i + 1..].iter().position(|&b| b == close).map(|p| i + 1 + p);
-                match end {
-                    Some(end) => {
-                        tokens.push(Token { value: &message[i + 1..end], start });
-                        i = end + 1;
-                    }
-                    None => {
-                        tokens.push(Token { value: message[i + 1..].trim_end_matches(is_blank), start });
-                        i = bytes.len();
-                    }
+            Some(close) => match memchr::memchr(close, &bytes[i + 1..]) {
+                Some(p) => {
+                    let end = i + 1 + p;
+                    tokens.push(Token { value: &message[i + 1..end], start });
+                    i = end + 1;
                 }
-            }
+                None => {
+                    tokens.push(Token { value: message[i + 1..].trim_end_matches(is_blank), start });
+                    i = bytes.len();
+                }
+            },
             None => {
-                let end = message[i..].find(is_blank).map_or(bytes.len(), |p| i + p);
+                // The next blank, found with SIMD: a `\r` is rare enough to look for apart.
+                let rest = &bytes[i..];
+                let stop = memchr::memchr3(b' ', b'\t', b'\n', rest).unwrap_or(rest.len());
+                let stop = memchr::memchr(b'\r', &rest[..stop]).unwrap_or(stop);
+                let end = i + stop;
                 tokens.push(Token { value: &message[i..end], start });
                 i = end;
             }

@@ -1,29 +1,25 @@
 //! JSON patterns: `{ $.a.b[0] = "x" && ($.n > 3 || $.c NOT EXISTS) }` (spec §5.3).
 
-use serde_json::Value;
-
+use super::json_scan::{Found, PathSet, Step, scan};
 use super::{CompareOp, Literal, PatternError, is_blank};
 
-/// A parsed `{ ... }` pattern.
+/// A parsed `{ ... }` pattern: its conditions refer to the slots of its selectors.
 #[derive(Debug, Clone)]
 pub struct JsonPattern {
     expr: Expr,
+    paths: PathSet,
+    /// Slot i of `paths` is at i of its own scan.
+    own_slots: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
 enum Expr {
     Or(Vec<Expr>),
     And(Vec<Expr>),
-    Compare(Selector, CompareOp, Literal),
-    IsNull(Selector),
-    IsBool(Selector, bool),
-    NotExists(Selector),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Step {
-    Key(String),
-    Index(usize),
+    Compare(usize, CompareOp, Literal),
+    IsNull(usize),
+    IsBool(usize, bool),
+    NotExists(usize),
 }
 
 type Selector = Vec<Step>;
@@ -31,29 +27,33 @@ type Selector = Vec<Step>;
 impl JsonPattern {
     pub(super) fn parse(source: &str) -> Result<Self, PatternError> {
         let inner = source.strip_prefix('{').and_then(|s| s.strip_suffix('}')).ok_or(PatternError::Invalid)?;
-        let mut parser = Parser { src: inner, pos: 0 };
+        let mut parser = Parser { src: inner, pos: 0, paths: PathSet::default() };
         let expr = parser.or()?;
         parser.skip_blanks();
         if parser.pos != inner.len() {
             return Err(PatternError::Invalid);
         }
-        Ok(Self { expr })
+        let own_slots = (0..parser.paths.slots()).collect();
+        Ok(Self { expr, paths: parser.paths, own_slots })
     }
 
     pub fn matches(&self, message: &str) -> bool {
         let trimmed = message.trim_matches(is_blank);
-        if !trimmed.starts_with('{') {
-            return false;
-        }
-        match serde_json::from_str::<Value>(trimmed) {
-            Ok(document @ Value::Object(_)) => self.matches_value(&document),
-            _ => false,
-        }
+        trimmed.starts_with('{')
+            && scan(trimmed, &self.paths).is_some_and(|found| self.matches_found(&found, &self.own_slots))
     }
 
-    /// Evaluates against an already parsed JSON document.
-    pub fn matches_value(&self, document: &Value) -> bool {
-        self.expr.eval(document)
+    /// The selectors the pattern reads. A caller that needs more values from the same
+    /// document adds its own to a copy (this pattern's slots keep their numbers) and scans
+    /// once.
+    pub fn paths(&self) -> &PathSet {
+        &self.paths
+    }
+
+    /// Evaluates against a scan of other selectors that include `paths()`: `slots[i]` is
+    /// where the scan keeps this pattern's slot `i`.
+    pub fn matches_found(&self, found: &[Option<Found<'_>>], slots: &[usize]) -> bool {
+        self.expr.eval(&|slot| found[slots[slot]].as_ref())
     }
 
     pub(super) fn regex_count(&self) -> usize {
@@ -67,7 +67,7 @@ pub struct JsonPath(Selector);
 
 impl JsonPath {
     pub fn parse(source: &str) -> Result<Self, PatternError> {
-        let mut parser = Parser { src: source.trim_matches(is_blank), pos: 0 };
+        let mut parser = Parser { src: source.trim_matches(is_blank), pos: 0, paths: PathSet::default() };
         let selector = parser.selector()?;
         if parser.pos != parser.src.len() {
             return Err(PatternError::Invalid);
@@ -75,40 +75,20 @@ impl JsonPath {
         Ok(Self(selector))
     }
 
-    pub fn lookup<'a>(&self, document: &'a Value) -> Option<&'a Value> {
-        walk(document, &self.0)
-    }
-}
-
-fn walk<'a>(document: &'a Value, selector: &Selector) -> Option<&'a Value> {
-    selector.iter().try_fold(document, |value, step| match step {
-        Step::Key(key) => value.as_object()?.get(key),
-        Step::Index(index) => value.as_array()?.get(*index),
-    })
-}
-
-/// The text form of a scalar used by `=` against text: string content or canonical number.
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    pub fn steps(&self) -> &[Step] {
+        &self.0
     }
 }
 
 impl Expr {
-    fn eval(&self, document: &Value) -> bool {
+    fn eval<'f>(&self, found: &dyn Fn(usize) -> Option<&'f Found<'f>>) -> bool {
         match self {
-            Self::Or(items) => items.iter().any(|e| e.eval(document)),
-            Self::And(items) => items.iter().all(|e| e.eval(document)),
-            Self::IsNull(selector) => matches!(walk(document, selector), Some(Value::Null)),
-            Self::IsBool(selector, want) => walk(document, selector) == Some(&Value::Bool(*want)),
-            Self::NotExists(selector) => walk(document, selector).is_none(),
-            Self::Compare(selector, op, literal) => match walk(document, selector) {
-                Some(value) => compare(value, *op, literal),
-                None => false,
-            },
+            Self::Or(items) => items.iter().any(|e| e.eval(found)),
+            Self::And(items) => items.iter().all(|e| e.eval(found)),
+            Self::IsNull(slot) => matches!(found(*slot), Some(Found::Null)),
+            Self::IsBool(slot, want) => found(*slot) == Some(&Found::Bool(*want)),
+            Self::NotExists(slot) => found(*slot).is_none(),
+            Self::Compare(slot, op, literal) => found(*slot).is_some_and(|value| compare(value, *op, literal)),
         }
     }
 
@@ -121,27 +101,25 @@ impl Expr {
     }
 }
 
-fn compare(value: &Value, op: CompareOp, literal: &Literal) -> bool {
-    if matches!(value, Value::Null | Value::Array(_) | Value::Object(_)) {
+fn compare(value: &Found<'_>, op: CompareOp, literal: &Literal) -> bool {
+    if matches!(value, Found::Null | Found::Array | Found::Object) {
         return false;
     }
     let equal = || match literal {
         Literal::Any => true,
         Literal::Number(number, text) => match value {
-            Value::Number(n) => n.as_f64() == Some(*number),
-            Value::String(s) => s == text,
+            Found::Number(_) => value.as_f64() == Some(*number),
+            Found::String(s) => s == text,
             _ => false,
         },
-        Literal::Text(pattern) => scalar_text(value).is_some_and(|t| super::glob_match(pattern, &t)),
-        Literal::Regex(regex) => value.as_str().is_some_and(|s| regex.is_match(s)),
+        Literal::Text(pattern) => value.scalar_text().is_some_and(|t| super::glob_match(pattern, &t)),
+        Literal::Regex(regex) => matches!(value, Found::String(s) if regex.is_match(s)),
     };
     match op {
         CompareOp::Eq => equal(),
         CompareOp::Ne => !equal(),
-        ordering => match (value, literal) {
-            (Value::Number(n), Literal::Number(number, _)) => {
-                n.as_f64().is_some_and(|n| ordering.compare_numbers(n, *number))
-            }
+        ordering => match (value.as_f64(), literal) {
+            (Some(n), Literal::Number(number, _)) => ordering.compare_numbers(n, *number),
             _ => false,
         },
     }
@@ -150,6 +128,8 @@ fn compare(value: &Value, op: CompareOp, literal: &Literal) -> bool {
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
+    /// The selectors seen, each given a slot.
+    paths: PathSet,
 }
 
 impl Parser<'_> {
@@ -202,6 +182,7 @@ impl Parser<'_> {
     fn condition(&mut self) -> Result<Expr, PatternError> {
         self.skip_blanks();
         let selector = self.selector()?;
+        let selector = self.paths.add(&selector);
         self.skip_blanks();
         if let Some((op, len)) = CompareOp::lex(self.rest()) {
             self.pos += len;

@@ -10,6 +10,7 @@
 
 mod delimited;
 mod json;
+pub mod json_scan;
 mod regex_value;
 mod terms;
 #[cfg(test)]
@@ -17,7 +18,7 @@ mod tests;
 
 use crate::aws_error::AwsError;
 
-pub use delimited::DelimitedPattern;
+pub use delimited::{DelimitedPattern, FieldRef, Tokens};
 pub use json::{JsonPath, JsonPattern};
 pub use regex_value::RegexValue;
 pub use terms::TermPattern;

@@ -1,6 +1,8 @@
 //! Term patterns: `ERROR`, `"INTERNAL SERVER ERROR"`, `?ERROR ?WARN`, `ERROR -ARGUMENTS`.
 //! Matching is case-sensitive substring search.
 
+use memchr::memmem::Finder;
+
 use super::{PatternError, is_blank, lex_quoted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,9 +21,28 @@ struct Item {
 /// A conjunction of required terms, with optional (`?`) and excluded (`-`) terms.
 #[derive(Debug, Clone)]
 pub struct TermPattern {
-    required: Vec<String>,
-    optional: Vec<String>,
-    excluded: Vec<String>,
+    required: Vec<Term>,
+    optional: Vec<Term>,
+    excluded: Vec<Term>,
+}
+
+/// A term and its substring searcher, built once (metric filters run every pattern on every
+/// ingested event).
+#[derive(Debug, Clone)]
+struct Term {
+    text: String,
+    finder: Finder<'static>,
+}
+
+impl Term {
+    fn new(text: String) -> Self {
+        let finder = Finder::new(text.as_bytes()).into_owned();
+        Self { text, finder }
+    }
+
+    fn is_in(&self, message: &str) -> bool {
+        self.finder.find(message.as_bytes()).is_some()
+    }
 }
 
 impl TermPattern {
@@ -38,17 +59,17 @@ impl TermPattern {
             let blank = item.text.chars().all(is_blank);
             match (item.kind, blank) {
                 (Kind::Required, true) => {}
-                (Kind::Required, false) => pattern.required.push(item.text),
-                (Kind::Optional, _) => pattern.optional.push(item.text),
+                (Kind::Required, false) => pattern.required.push(Term::new(item.text)),
+                (Kind::Optional, _) => pattern.optional.push(Term::new(item.text)),
                 (Kind::Excluded, true) => return Err(PatternError::Invalid),
-                (Kind::Excluded, false) => pattern.excluded.push(item.text),
+                (Kind::Excluded, false) => pattern.excluded.push(Term::new(item.text)),
             }
         }
         // Mixed required and optional terms: the optional ones are ignored (spec §5.1 ⚠).
         if !pattern.required.is_empty() {
             pattern.optional.clear();
         }
-        if pattern.optional.iter().any(|t| t.chars().all(is_blank)) {
+        if pattern.optional.iter().any(|t| t.text.chars().all(is_blank)) {
             pattern.optional.clear();
         }
         let match_all = pattern.required.is_empty() && pattern.optional.is_empty() && pattern.excluded.is_empty();
@@ -56,13 +77,13 @@ impl TermPattern {
     }
 
     pub fn matches(&self, message: &str) -> bool {
-        self.required.iter().all(|t| message.contains(t.as_str()))
-            && !self.excluded.iter().any(|t| message.contains(t.as_str()))
-            && (self.optional.is_empty() || self.optional.iter().any(|t| message.contains(t.as_str())))
+        self.required.iter().all(|t| t.is_in(message))
+            && !self.excluded.iter().any(|t| t.is_in(message))
+            && (self.optional.is_empty() || self.optional.iter().any(|t| t.is_in(message)))
     }
 
     pub fn required_literals(&self) -> Vec<&str> {
-        self.required.iter().map(String::as_str).collect()
+        self.required.iter().map(|t| t.text.as_str()).collect()
     }
 }
 

@@ -179,23 +179,34 @@ fn regex_limit() {
     assert!(FilterPattern::parse("{ $.a = %a% || $.b = %b% }").is_ok());
 }
 
+/// `lookup` through resolved references finds what `extract` copies, for patterns with and
+/// without an ellipsis, with remainder absorption and unnamed slots.
+fn lookup(p: &super::DelimitedPattern, line: &str, keys: &[&str]) -> Option<Vec<Option<String>>> {
+    let refs: Vec<super::FieldRef> = keys.iter().map(|k| p.field_ref(k)).collect();
+    let mut out = vec![None; keys.len()];
+    p.lookup(&super::Tokens::new(line), &refs, &mut out).then(|| out.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
 #[test]
 fn delimited_lookup_borrows_the_same_values_extract_copies() {
     let line = r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
-    for pattern in [
-        "[ip, user, username, timestamp, request = *.html*, status_code = 4*, bytes]",
-        "[..., status_code = 404 || status_code = 410, bytes > 1000]",
-        "[]",
+    for (pattern, line) in [
+        ("[ip, user, username, timestamp, request = *.html*, status_code = 4*, bytes]", line),
+        ("[ip, user, username, timestamp, request = *.html*, status_code = 4*, bytes]", &format!("{line} tail x ")),
+        ("[ip, , username, timestamp, , status_code = 4*, ]", line),
+        ("[..., status_code = 404 || status_code = 410, bytes > 1000]", line),
+        ("[ip, ..., , bytes > 1000]", line),
+        ("[]", line),
     ] {
         let FilterPattern::Delimited(p) = FilterPattern::parse(pattern).unwrap() else { panic!("{pattern}") };
         let extracted = p.extract(line).unwrap();
-        let keys: Vec<&str> = extracted.iter().map(|(k, _)| k.as_str()).chain(["$nope", "$99"]).collect();
-        let found = p.lookup(line, &keys).unwrap();
+        let keys: Vec<&str> = extracted.iter().map(|(k, _)| k.as_str()).chain(["$nope", "$99", "$1", "$2"]).collect();
+        let found = lookup(&p, line, &keys).unwrap();
         for (i, key) in keys.iter().enumerate() {
-            let want = extracted.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            let want = extracted.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
             assert_eq!(found[i], want, "{pattern}: {key}");
         }
     }
     let FilterPattern::Delimited(p) = FilterPattern::parse("[a, b = x]").unwrap() else { panic!() };
-    assert_eq!(p.lookup(line, &["$a"]), None);
+    assert_eq!(lookup(&p, line, &["$a"]), None);
 }
