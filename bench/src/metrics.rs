@@ -201,16 +201,16 @@ fn log_line(i: usize, rng: &mut Rng) -> String {
 /// (name, pattern, metric value, dimension name and source).
 type BenchFilter = (&'static str, &'static str, &'static str, Option<(&'static str, &'static str)>);
 
-/// The benchmark's 10 metric filters: two terms that match
-/// a fifth of the lines each, two JSON patterns, three space-delimited ones, three terms that
-/// match half or all of the lines.
+/// The benchmark's 10 metric filters: two terms that match a fifth of the lines each, two
+/// JSON patterns, three space-delimited ones (one takes every access line's byte count: a
+/// value of high cardinality), three terms that match half or all of the lines.
 pub const FILTERS: [BenchFilter; 10] = [
     ("errors", "ERROR", "1", None),
     ("warnings", "WARN", "1", None),
     ("json-latency", "{ $.latency_ms > 0 }", "$.latency_ms", Some(("Service", "$.service"))),
     ("json-errors", r#"{ $.level = "ERROR" }"#, "1", None),
     ("5xx", "[ip, id, user, ts, request, status = 5*, bytes]", "1", None),
-    ("bytes", "[ip, id, user, ts, request, status, bytes]", "$bytes", None),
+    ("bytes", "[ip, id, user, ts, request, status, bytes, referrer, agent]", "$bytes", None),
     ("404", "[ip, id, user, ts, request, status = 404, bytes]", "1", None),
     ("items", "items", "1", None),
     ("curl", "curl", "1", None),

@@ -446,3 +446,30 @@ async fn metric_samples_flush_replay_and_series_registry() {
     store.append_metrics(metric_batch("Errors", &[(NOW + 1, 2.0)])).await.unwrap();
     store.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn events_and_their_derived_samples_commit_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, g, s) = open_with_stream(config(dir.path()));
+    let first = store
+        .append_with_metrics(batch(g, s, &[NOW, NOW + 1], "ERROR"), metric_batch("Errors", &[(NOW, 1.0)]))
+        .await
+        .unwrap();
+    // The events take the first seqs of the commit, the derived samples the next ones.
+    assert_eq!(visible_seqs(&store).await, [first, first + 1]);
+    assert_eq!(visible_samples(&store).await.len(), 1);
+    store.stop_writer().await;
+    drop(store);
+
+    // Both come back from the WAL; past the series limit the samples are dropped, not the events.
+    let mut limited = config(dir.path());
+    limited.max_series = 1;
+    let store = LogStore::open(limited, Metrics::new()).unwrap();
+    assert_eq!(visible_seqs(&store).await.len(), 2);
+    assert_eq!(visible_samples(&store).await.len(), 1);
+    store.append_with_metrics(batch(g, s, &[NOW + 2], "WARN"), metric_batch("Warnings", &[(NOW, 1.0)])).await.unwrap();
+    assert_eq!(visible_seqs(&store).await.len(), 3);
+    assert_eq!(visible_samples(&store).await.len(), 1);
+    assert_eq!(store.metrics().metric_samples_dropped.get(), 1);
+    store.shutdown().await.unwrap();
+}
