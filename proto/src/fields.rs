@@ -3,7 +3,7 @@
 //! logs.md §8). Values are text in their original form: a JSON number keeps its source text
 //! (`1.50` stays `1.50`), a JSON string is unescaped, booleans are `true` / `false`.
 
-use std::borrow::Cow;
+use crate::json_cursor::Cursor;
 
 /// At most this many fields are discovered per event (document order, depth-first).
 pub const MAX_DISCOVERED_FIELDS: usize = 200;
@@ -32,15 +32,15 @@ pub fn discover_json(message: &str, lambda_group: bool) -> Vec<Field> {
 
 /// Flattens one JSON object document; `None` when `text` is not exactly one valid JSON object.
 pub fn flatten_object(text: &str) -> Option<Vec<Field>> {
-    let mut parser = Parser { bytes: text.as_bytes(), text, pos: 0, fields: Vec::new(), depth: 0 };
-    parser.skip_ws();
-    if parser.peek() != Some(b'{') {
+    let mut parser = Parser { cur: Cursor::new(text), fields: Vec::new(), depth: 0 };
+    parser.cur.skip_ws();
+    if parser.cur.peek() != Some(b'{') {
         return None;
     }
     let mut path = String::new();
     parser.value(&mut path)?;
-    parser.skip_ws();
-    (parser.pos == parser.bytes.len()).then_some(parser.fields)
+    parser.cur.skip_ws();
+    parser.cur.at_end().then_some(parser.fields)
 }
 
 /// The byte length of the balanced `{…}` at the start of `text` (strings respected).
@@ -74,29 +74,12 @@ fn balanced_end(text: &str) -> Option<usize> {
 }
 
 struct Parser<'a> {
-    bytes: &'a [u8],
-    text: &'a str,
-    pos: usize,
+    cur: Cursor<'a>,
     fields: Vec<Field>,
     depth: usize,
 }
 
-impl<'a> Parser<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.pos += 1;
-        }
-    }
-
-    fn eat(&mut self, b: u8) -> Option<()> {
-        self.skip_ws();
-        (self.peek() == Some(b)).then(|| self.pos += 1)
-    }
-
+impl Parser<'_> {
     fn emit(&mut self, path: &str, value: String) {
         if self.fields.len() < MAX_DISCOVERED_FIELDS && !path.is_empty() {
             let name = if path.starts_with('@') { format!("@{path}") } else { path.to_owned() };
@@ -106,19 +89,19 @@ impl<'a> Parser<'a> {
 
     /// Parses one value; leaves are emitted under `path`.
     fn value(&mut self, path: &mut String) -> Option<()> {
-        self.skip_ws();
-        match self.peek()? {
+        self.cur.skip_ws();
+        match self.cur.peek()? {
             b'{' | b'[' => {
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
                     return None;
                 }
-                let result = if self.peek() == Some(b'{') { self.object(path) } else { self.array(path) };
+                let result = if self.cur.peek() == Some(b'{') { self.object(path) } else { self.array(path) };
                 self.depth -= 1;
                 result
             }
             b'"' => {
-                let s = self.string()?.into_owned();
+                let s = self.cur.string()?.into_owned();
                 self.emit(path, s);
                 Some(())
             }
@@ -126,7 +109,7 @@ impl<'a> Parser<'a> {
             b'f' => self.literal("false", path, true),
             b'n' => self.literal("null", path, false),
             _ => {
-                let number = self.number()?.to_owned();
+                let number = self.cur.number()?.to_owned();
                 self.emit(path, number);
                 Some(())
             }
@@ -134,10 +117,7 @@ impl<'a> Parser<'a> {
     }
 
     fn literal(&mut self, word: &str, path: &str, emit: bool) -> Option<()> {
-        if !self.bytes[self.pos..].starts_with(word.as_bytes()) {
-            return None;
-        }
-        self.pos += word.len();
+        self.cur.literal(word)?;
         if emit {
             self.emit(path, word.to_owned());
         }
@@ -145,14 +125,14 @@ impl<'a> Parser<'a> {
     }
 
     fn object(&mut self, path: &mut String) -> Option<()> {
-        self.pos += 1;
-        if self.eat(b'}').is_some() {
+        self.cur.pos += 1;
+        if self.cur.eat(b'}').is_some() {
             return Some(());
         }
         loop {
-            self.skip_ws();
-            let key = self.string()?;
-            self.eat(b':')?;
+            self.cur.skip_ws();
+            let key = self.cur.string()?;
+            self.cur.eat(b':')?;
             let restore = path.len();
             if !path.is_empty() {
                 path.push('.');
@@ -160,15 +140,15 @@ impl<'a> Parser<'a> {
             path.push_str(&key);
             self.value(path)?;
             path.truncate(restore);
-            if self.eat(b',').is_none() {
-                return self.eat(b'}');
+            if self.cur.eat(b',').is_none() {
+                return self.cur.eat(b'}');
             }
         }
     }
 
     fn array(&mut self, path: &mut String) -> Option<()> {
-        self.pos += 1;
-        if self.eat(b']').is_some() {
+        self.cur.pos += 1;
+        if self.cur.eat(b']').is_some() {
             return Some(());
         }
         let mut index = 0usize;
@@ -181,129 +161,9 @@ impl<'a> Parser<'a> {
             self.value(path)?;
             path.truncate(restore);
             index += 1;
-            if self.eat(b',').is_none() {
-                return self.eat(b']');
+            if self.cur.eat(b',').is_none() {
+                return self.cur.eat(b']');
             }
-        }
-    }
-
-    /// A JSON string at the cursor, unescaped.
-    fn string(&mut self) -> Option<Cow<'a, str>> {
-        if self.peek() != Some(b'"') {
-            return None;
-        }
-        self.pos += 1;
-        let start = self.pos;
-        // Fast path: no escapes.
-        while let Some(b) = self.peek() {
-            match b {
-                b'"' => {
-                    self.pos += 1;
-                    let text: &'a str = self.text;
-                    return Some(Cow::Borrowed(&text[start..self.pos - 1]));
-                }
-                b'\\' => break,
-                0..0x20 => return None,
-                _ => self.pos += 1,
-            }
-        }
-        let mut out = String::from(&self.text[start..self.pos]);
-        loop {
-            let b = self.peek()?;
-            match b {
-                b'"' => {
-                    self.pos += 1;
-                    return Some(Cow::Owned(out));
-                }
-                b'\\' => {
-                    self.pos += 1;
-                    let escape = self.peek()?;
-                    self.pos += 1;
-                    match escape {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => {
-                            let first = self.hex4()?;
-                            let c = if (0xD800..0xDC00).contains(&first) {
-                                if !self.bytes[self.pos..].starts_with(b"\\u") {
-                                    return None;
-                                }
-                                self.pos += 2;
-                                let second = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&second) {
-                                    return None;
-                                }
-                                char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))?
-                            } else {
-                                char::from_u32(first)?
-                            };
-                            out.push(c);
-                        }
-                        _ => return None,
-                    }
-                }
-                0..0x20 => return None,
-                _ => {
-                    // Copy one UTF-8 character.
-                    let ch = self.text[self.pos..].chars().next()?;
-                    out.push(ch);
-                    self.pos += ch.len_utf8();
-                }
-            }
-        }
-    }
-
-    fn hex4(&mut self) -> Option<u32> {
-        let digits = self.text.get(self.pos..self.pos + 4)?;
-        let value = u32::from_str_radix(digits, 16).ok()?;
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        self.pos += 4;
-        Some(value)
-    }
-
-    /// A JSON number at the cursor, as its source text.
-    fn number(&mut self) -> Option<&'a str> {
-        let start = self.pos;
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek()? {
-            b'0' => self.pos += 1,
-            b'1'..=b'9' => self.digits(),
-            _ => return None,
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !self.peek()?.is_ascii_digit() {
-                return None;
-            }
-            self.digits();
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.pos += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.pos += 1;
-            }
-            if !self.peek()?.is_ascii_digit() {
-                return None;
-            }
-            self.digits();
-        }
-        let text: &'a str = self.text;
-        Some(&text[start..self.pos])
-    }
-
-    fn digits(&mut self) {
-        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-            self.pos += 1;
         }
     }
 }

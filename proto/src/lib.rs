@@ -7,6 +7,7 @@ pub mod cloudwatch;
 pub mod emf;
 pub mod fields;
 pub mod filter;
+mod json_cursor;
 pub mod logs;
 pub mod metric_filter;
 pub mod metrics;

@@ -11,6 +11,8 @@
 
 use std::borrow::Cow;
 
+use crate::json_cursor::Cursor;
+
 /// One step of a selector.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Step {
@@ -151,44 +153,28 @@ const MAX_DEPTH: usize = 128;
 /// Scans `text` (one JSON object, surrounding JSON whitespace allowed) and returns the values
 /// at `paths`' slots, or `None` when `text` is not a well-formed JSON object.
 pub fn scan<'a>(text: &'a str, paths: &PathSet) -> Option<Vec<Option<Found<'a>>>> {
-    let mut scanner = Scanner { text, bytes: text.as_bytes(), pos: 0, paths, depth: 0 };
+    let mut scanner = Scanner { cur: Cursor::new(text), paths, depth: 0 };
     let mut found = vec![None; paths.slots()];
-    scanner.ws();
-    if scanner.peek() != Some(b'{') {
+    scanner.cur.skip_ws();
+    if scanner.cur.peek() != Some(b'{') {
         return None;
     }
     scanner.value(Some(0), &mut found)?;
-    scanner.ws();
-    (scanner.pos == scanner.bytes.len()).then_some(found)
+    scanner.cur.skip_ws();
+    scanner.cur.at_end().then_some(found)
 }
 
 struct Scanner<'a, 'p> {
-    text: &'a str,
-    bytes: &'a [u8],
-    pos: usize,
+    cur: Cursor<'a>,
     paths: &'p PathSet,
     depth: usize,
 }
 
 impl<'a> Scanner<'a, '_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.peek()? == byte).then(|| self.pos += 1)
-    }
-
     /// One value; `node` is the trie node it sits at, if any selector goes through it.
     fn value(&mut self, node: Option<usize>, found: &mut [Option<Found<'a>>]) -> Option<()> {
         let slot = node.and_then(|n| self.paths.nodes[n].slot);
-        let value = match self.peek()? {
+        let value = match self.cur.peek()? {
             b'{' => {
                 self.nested(|s| s.object(node, found))?;
                 Found::Object
@@ -197,17 +183,18 @@ impl<'a> Scanner<'a, '_> {
                 self.nested(|s| s.array(node, found))?;
                 Found::Array
             }
-            b'"' => {
-                let (raw, escaped) = self.string()?;
-                if slot.is_none() {
-                    return Some(());
+            b'"' => Found::String(self.cur.string()?),
+            b't' => self.cur.literal("true").map(|()| Found::Bool(true))?,
+            b'f' => self.cur.literal("false").map(|()| Found::Bool(false))?,
+            b'n' => self.cur.literal("null").map(|()| Found::Null)?,
+            _ => {
+                let text = self.cur.number()?;
+                // Like serde_json, refuse a number beyond f64 (`1e400`, a 400-digit integer).
+                if text.len() > 300 || text.contains(['e', 'E']) {
+                    text.parse::<f64>().ok().filter(|n| n.is_finite())?;
                 }
-                Found::String(if escaped { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) })
+                Found::Number(text)
             }
-            b't' => self.literal(b"true", Found::Bool(true))?,
-            b'f' => self.literal(b"false", Found::Bool(false))?,
-            b'n' => self.literal(b"null", Found::Null)?,
-            _ => Found::Number(self.number()?),
         };
         if let Some(slot) = slot {
             found[slot] = Some(value);
@@ -226,210 +213,45 @@ impl<'a> Scanner<'a, '_> {
     }
 
     fn object(&mut self, node: Option<usize>, found: &mut [Option<Found<'a>>]) -> Option<()> {
-        self.eat(b'{')?;
-        self.ws();
-        if self.eat(b'}').is_some() {
+        self.cur.pos += 1;
+        if self.cur.eat(b'}').is_some() {
             return Some(());
         }
         let keys = node.map_or(&[][..], |n| &self.paths.nodes[n].keys[..]);
         loop {
-            self.ws();
-            if self.peek()? != b'"' {
-                return None;
-            }
-            let (raw, escaped) = self.string()?;
-            let child = if keys.is_empty() {
-                None
-            } else if escaped {
-                let key = unescape(raw);
-                keys.iter().find(|(k, _)| *k == key).map(|(_, c)| *c)
-            } else {
-                keys.iter().find(|(k, _)| k == raw).map(|(_, c)| *c)
-            };
+            self.cur.skip_ws();
+            let key = self.cur.string()?;
+            let child = keys.iter().find(|(k, _)| *k == key).map(|(_, c)| *c);
             if let Some(child) = child {
                 // A repeated key replaces the earlier value and everything under it.
                 self.paths.clear(child, found);
             }
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
+            self.cur.eat(b':')?;
+            self.cur.skip_ws();
             self.value(child, found)?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.cur.eat(b',').is_none() {
+                return self.cur.eat(b'}');
             }
         }
     }
 
     fn array(&mut self, node: Option<usize>, found: &mut [Option<Found<'a>>]) -> Option<()> {
-        self.eat(b'[')?;
-        self.ws();
-        if self.eat(b']').is_some() {
+        self.cur.pos += 1;
+        if self.cur.eat(b']').is_some() {
             return Some(());
         }
         let indices = node.map_or(&[][..], |n| &self.paths.nodes[n].indices[..]);
         let mut index = 0;
         loop {
-            self.ws();
+            self.cur.skip_ws();
             let child = indices.iter().find(|(i, _)| *i == index).map(|(_, c)| *c);
             self.value(child, found)?;
             index += 1;
-            self.ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b']' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.cur.eat(b',').is_none() {
+                return self.cur.eat(b']');
             }
         }
     }
-
-    fn literal(&mut self, word: &[u8], value: Found<'a>) -> Option<Found<'a>> {
-        self.bytes[self.pos..].starts_with(word).then(|| {
-            self.pos += word.len();
-            value
-        })
-    }
-
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
-    fn number(&mut self) -> Option<&'a str> {
-        let start = self.pos;
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek()? {
-            b'0' => self.pos += 1,
-            b'1'..=b'9' => self.digits(),
-            _ => return None,
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !self.peek()?.is_ascii_digit() {
-                return None;
-            }
-            self.digits();
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
-            if !self.peek()?.is_ascii_digit() {
-                return None;
-            }
-            self.digits();
-        }
-        let text = &self.text[start..self.pos];
-        // Like serde_json, refuse a number beyond f64 (`1e400`, a 400-digit integer).
-        if text.len() > 300 || text.contains(['e', 'E']) {
-            text.parse::<f64>().ok().filter(|n| n.is_finite())?;
-        }
-        Some(text)
-    }
-
-    fn digits(&mut self) {
-        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-            self.pos += 1;
-        }
-    }
-
-    /// A string at `pos`: its raw content (escapes not decoded) and whether it has any.
-    fn string(&mut self) -> Option<(&'a str, bool)> {
-        self.pos += 1;
-        let start = self.pos;
-        let mut escaped = false;
-        loop {
-            // Plain bytes are most of a string: find the next quote or backslash with SIMD,
-            // then check the bytes skipped for control characters (a vectorized pass).
-            let rest = &self.bytes[self.pos..];
-            let stop = memchr::memchr2(b'"', b'\\', rest)?;
-            if rest[..stop].iter().fold(false, |control, &b| control | (b < 0x20)) {
-                return None;
-            }
-            self.pos += stop;
-            match self.bytes[self.pos] {
-                b'"' => {
-                    self.pos += 1;
-                    return Some((&self.text[start..self.pos - 1], escaped));
-                }
-                b'\\' => {
-                    escaped = true;
-                    self.pos += 1;
-                    match self.peek()? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
-                        b'u' => {
-                            let unit = self.hex4()?;
-                            if (0xDC00..0xE000).contains(&unit) {
-                                return None; // lone trailing surrogate
-                            }
-                            if (0xD800..0xDC00).contains(&unit) {
-                                // A leading surrogate must be followed by a trailing one.
-                                if !self.bytes[self.pos..].starts_with(b"\\") {
-                                    return None;
-                                }
-                                self.pos += 1;
-                                if self.peek()? != b'u' || !(0xDC00..0xE000).contains(&self.hex4()?) {
-                                    return None;
-                                }
-                            }
-                        }
-                        _ => return None,
-                    }
-                }
-                _ => unreachable!("memchr2 stops at a quote or a backslash"),
-            }
-        }
-    }
-
-    /// `uXXXX` at `pos`: the code unit.
-    fn hex4(&mut self) -> Option<u32> {
-        let digits = self.text.get(self.pos + 1..self.pos + 5)?;
-        let unit = u32::from_str_radix(digits, 16).ok().filter(|_| digits.bytes().all(|b| b.is_ascii_hexdigit()))?;
-        self.pos += 5;
-        Some(unit)
-    }
-}
-
-/// Decodes the escapes of a string `Scanner::string` validated.
-fn unescape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('b') => out.push('\u{8}'),
-            Some('f') => out.push('\u{c}'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some('u') => {
-                let mut unit = || u32::from_str_radix(&chars.by_ref().take(4).collect::<String>(), 16).unwrap_or(0);
-                let first = unit();
-                let code = if (0xD800..0xDC00).contains(&first) {
-                    chars.next(); // the `\` of the trailing surrogate
-                    chars.next(); // its `u`
-                    let mut unit = || u32::from_str_radix(&chars.by_ref().take(4).collect::<String>(), 16).unwrap_or(0);
-                    0x10000 + ((first - 0xD800) << 10) + (unit() - 0xDC00)
-                } else {
-                    first
-                };
-                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
-            }
-            Some(other) => out.push(other), // `"`, `\` and `/`
-            None => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]
