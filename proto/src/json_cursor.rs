@@ -5,6 +5,9 @@
 
 use std::borrow::Cow;
 
+/// Bytes of a string read one by one before the rest is searched with SIMD.
+const SHORT: usize = 16;
+
 pub(crate) struct Cursor<'a> {
     pub text: &'a str,
     pub bytes: &'a [u8],
@@ -48,12 +51,27 @@ impl<'a> Cursor<'a> {
         }
         self.pos += 1;
         let start = self.pos;
-        // Most strings have no escape: find the closing quote (or a backslash) with SIMD, then
-        // check the bytes passed for control characters in one vectorized pass.
+        // Most strings have no escape and are short (keys, levels, names): step over the first
+        // bytes one by one, and find the end of a longer one with SIMD, then check the bytes
+        // passed for control characters in one vectorized pass.
         let rest = &self.bytes[self.pos..];
-        let stop = memchr::memchr2(b'"', b'\\', rest)?;
-        if rest[..stop].iter().fold(false, |control, &b| control | (b < 0x20)) {
-            return None;
+        let mut stop = 0;
+        loop {
+            match rest.get(stop) {
+                None => return None,
+                Some(b'"' | b'\\') => break,
+                Some(0..0x20) => return None,
+                Some(_) if stop == SHORT => {
+                    let tail = &rest[SHORT..];
+                    let end = memchr::memchr2(b'"', b'\\', tail)?;
+                    if tail[..end].iter().fold(false, |control, &b| control | (b < 0x20)) {
+                        return None;
+                    }
+                    stop = SHORT + end;
+                    break;
+                }
+                Some(_) => stop += 1,
+            }
         }
         self.pos += stop;
         if self.bytes[self.pos] == b'"' {

@@ -342,6 +342,9 @@ mod tests {
             r#"{"a":[1,2"#,
             r#"[1]"#,
             r#"{"a":tru}"#,
+            r#"{"s":"a string longer than sixteen bytes, \"quoted\" after them","a":{"b":"é long enough to pass the short path"}}"#,
+            "{\"s\":\"a string longer than sixteen bytes\u{1}with a control character\"}",
+            r#"{"s":"a string longer than sixteen bytes that never ends}"#,
             r#"{"a":.5}"#,
         ] {
             check(text, &selectors);
