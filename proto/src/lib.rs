@@ -1,6 +1,7 @@
 //! fluoro's data model: names and ids, the CloudWatch Logs error shape, the filter-pattern
 //! language, and the Arrow schema of stored log events. Pure code: no tokio, no sockets, no files.
 
+pub mod alarms;
 pub mod aws_error;
 pub mod aws_json;
 pub mod cloudwatch;
