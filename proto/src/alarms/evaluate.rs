@@ -1,0 +1,519 @@
+//! The metric alarm decision (spec metrics-alarms.md §3.3 steps 4–6) and the StateReason text
+//! of its outcome (§3.4), as pure functions of the evaluation range's buckets: the evaluator
+//! fetches the buckets, these decide.
+
+use super::StateValue;
+use crate::cloudwatch::java_double;
+
+/// `ComparisonOperator` of a static-threshold alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    GreaterThanOrEqualToThreshold,
+    GreaterThanThreshold,
+    LessThanThreshold,
+    LessThanOrEqualToThreshold,
+}
+
+impl Comparison {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "GreaterThanOrEqualToThreshold" => Self::GreaterThanOrEqualToThreshold,
+            "GreaterThanThreshold" => Self::GreaterThanThreshold,
+            "LessThanThreshold" => Self::LessThanThreshold,
+            "LessThanOrEqualToThreshold" => Self::LessThanOrEqualToThreshold,
+            _ => return None,
+        })
+    }
+
+    pub fn breaches(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Self::GreaterThanOrEqualToThreshold => value >= threshold,
+            Self::GreaterThanThreshold => value > threshold,
+            Self::LessThanThreshold => value < threshold,
+            Self::LessThanOrEqualToThreshold => value <= threshold,
+        }
+    }
+
+    fn phrase(self) -> &'static str {
+        match self {
+            Self::GreaterThanOrEqualToThreshold => "greater than or equal to",
+            Self::GreaterThanThreshold => "greater than",
+            Self::LessThanThreshold => "less than",
+            Self::LessThanOrEqualToThreshold => "less than or equal to",
+        }
+    }
+}
+
+/// `TreatMissingData`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingData {
+    #[default]
+    Missing,
+    Ignore,
+    Breaching,
+    NotBreaching,
+}
+
+impl MissingData {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "missing" => Self::Missing,
+            "ignore" => Self::Ignore,
+            "breaching" => Self::Breaching,
+            "notBreaching" => Self::NotBreaching,
+            _ => return None,
+        })
+    }
+}
+
+/// One bucket of the evaluation range: its start, and its datapoint if it has one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub timestamp_ms: i64,
+    pub point: Option<Point>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub value: f64,
+    pub sample_count: f64,
+    /// A percentile over too few samples, with `EvaluateLowSampleCountPercentile=ignore`.
+    pub low_sample: bool,
+}
+
+/// What decides a static-threshold alarm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Criteria {
+    /// N, EvaluationPeriods.
+    pub evaluation_periods: usize,
+    /// DatapointsToAlarm, when given (M = N otherwise).
+    pub datapoints_to_alarm: Option<usize>,
+    pub threshold: f64,
+    pub comparison: Comparison,
+    pub missing: MissingData,
+}
+
+impl Criteria {
+    fn n(&self) -> usize {
+        self.evaluation_periods
+    }
+
+    fn m(&self) -> usize {
+        self.datapoints_to_alarm.unwrap_or(self.evaluation_periods)
+    }
+
+    fn breaches(&self, point: &Point) -> bool {
+        self.comparison.breaches(point.value, self.threshold)
+    }
+}
+
+/// The outcome of one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The new state; `None` keeps the current one (nothing recorded).
+    pub state: Option<StateValue>,
+    /// The datapoints that decided, newest first (`eval` of §3.3).
+    pub evaluated: Vec<Bucket>,
+    /// Missing slots counted as breaching or not (`breaching`/`notBreaching` only).
+    pub filled: usize,
+}
+
+/// Decides from the range's buckets, newest first (§3.3 steps 5 and 6).
+pub fn decide(buckets: &[Bucket], criteria: &Criteria) -> Decision {
+    let (n, m) = (criteria.n(), criteria.m());
+    let evaluated: Vec<Bucket> = buckets.iter().filter(|b| b.point.is_some()).take(n).copied().collect();
+    let points = || evaluated.iter().filter_map(|b| b.point.as_ref());
+    if points().any(|p| p.low_sample) {
+        return Decision { state: None, evaluated, filled: 0 };
+    }
+    let r = evaluated.len();
+    let b = points().filter(|p| criteria.breaches(p)).count();
+    let alarm_or_ok = |breaching: usize| if breaching >= m { StateValue::Alarm } else { StateValue::Ok };
+    let (state, filled) = if r >= n {
+        (Some(alarm_or_ok(b)), 0)
+    } else {
+        let f = n - r;
+        match criteria.missing {
+            MissingData::Breaching => (Some(alarm_or_ok(b + f)), f),
+            MissingData::NotBreaching => (Some(alarm_or_ok(b)), f),
+            MissingData::Missing | MissingData::Ignore => {
+                let state = if r == 0 {
+                    StateValue::InsufficientData
+                } else if b >= m {
+                    StateValue::Alarm
+                } else if points().any(|p| !criteria.breaches(p)) {
+                    StateValue::Ok
+                } else {
+                    StateValue::InsufficientData
+                };
+                let keep = criteria.missing == MissingData::Ignore && state == StateValue::InsufficientData;
+                ((!keep).then_some(state), 0)
+            }
+        }
+    };
+    Decision { state, evaluated, filled }
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 { format!("{count} {word}") } else { format!("{count} {word}s") }
+}
+
+fn was(count: usize) -> &'static str {
+    if count == 1 { "was" } else { "were" }
+}
+
+/// `<value> (<dd/MM/yy HH:mm:ss>)`, UTC.
+fn datapoint_text(timestamp_ms: i64, value: f64) -> String {
+    let time = chrono::DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default();
+    format!("{} ({})", java_double(value), time.format("%d/%m/%y %H:%M:%S"))
+}
+
+/// The StateReason of a decision that changed the state to `state` (§3.4).
+pub fn reason(decision: &Decision, state: StateValue, criteria: &Criteria) -> String {
+    let n = criteria.n();
+    let r = decision.evaluated.len();
+    if state == StateValue::InsufficientData {
+        let unknown = n - r;
+        return format!("Insufficient Data: {} {} unknown.", plural(unknown, "datapoint"), was(unknown));
+    }
+    let want_breaching = state == StateValue::Alarm;
+    let matching: Vec<String> = decision
+        .evaluated
+        .iter()
+        .filter_map(|b| b.point.map(|p| (b.timestamp_ms, p)))
+        .filter(|(_, p)| criteria.breaches(p) == want_breaching)
+        .map(|(t, p)| datapoint_text(t, p.value))
+        .collect();
+    let k = matching.len();
+    let cmp = format!("{}{}", if want_breaching { "" } else { "not " }, criteria.comparison.phrase());
+    let threshold = java_double(criteria.threshold);
+    let head = match (k, criteria.datapoints_to_alarm) {
+        (1.., Some(_)) => format!(
+            "{k} out of the last {n} datapoints [{}] {} {cmp} the threshold ({threshold})",
+            matching.join(", "),
+            was(k)
+        ),
+        (1.., None) => {
+            format!("{} [{}] {} {cmp} the threshold ({threshold})", plural(k, "datapoint"), matching.join(", "), was(k))
+        }
+        (0, _) if r >= 1 => format!("{} {} received for {}", plural(r, "datapoint"), was(r), plural(n, "period")),
+        (0, _) => format!("no datapoints were received for {}", plural(n, "period")),
+    };
+    let f = decision.filled;
+    let fill = if f >= 1 {
+        let kind = if criteria.missing == MissingData::Breaching { "Breaching" } else { "NonBreaching" };
+        format!(" and {} missing {} {} treated as [{kind}]", f, if f == 1 { "datapoint" } else { "datapoints" }, was(f))
+    } else {
+        String::new()
+    };
+    let minimum = match criteria.datapoints_to_alarm {
+        Some(m) if want_breaching => format!(" (minimum {} for OK -> ALARM transition)", plural(m, "datapoint")),
+        Some(m) => format!(" (minimum {} for ALARM -> OK transition)", plural(n - m + 1, "datapoint")),
+        None => String::new(),
+    };
+    format!("Threshold Crossed: {head}{fill}{minimum}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2025-01-15 00:00 UTC.
+    const DAY: i64 = 1_736_899_200_000;
+
+    fn at(hh: i64, mm: i64) -> i64 {
+        DAY + (hh * 60 + mm) * 60_000
+    }
+
+    /// Buckets from a row of the spec's tables: values oldest → newest, `-` missing, `0` = 10.0
+    /// and `X` = 90.0 (T1/T2 encoding); the newest bucket starts one period before `e`.
+    fn buckets(row: &str, e: i64, period_ms: i64) -> Vec<Bucket> {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        let len = cells.len() as i64;
+        let mut out: Vec<Bucket> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                let value = match *cell {
+                    "-" => None,
+                    "0" => Some(10.0),
+                    "X" => Some(90.0),
+                    other => Some(other.parse::<f64>().unwrap()),
+                };
+                let point = value.map(|value| Point { value, sample_count: 1.0, low_sample: false });
+                Bucket { timestamp_ms: e - (len - i as i64) * period_ms, point }
+            })
+            .collect();
+        out.reverse();
+        out
+    }
+
+    fn criteria(n: usize, m: Option<usize>, threshold: f64, missing: MissingData) -> Criteria {
+        Criteria {
+            evaluation_periods: n,
+            datapoints_to_alarm: m,
+            threshold,
+            comparison: Comparison::GreaterThanThreshold,
+            missing,
+        }
+    }
+
+    const ALL_TMD: [MissingData; 4] =
+        [MissingData::Missing, MissingData::Ignore, MissingData::Breaching, MissingData::NotBreaching];
+
+    #[test]
+    fn aws_tables_t1_and_t2() {
+        use StateValue::{Alarm, InsufficientData, Ok};
+        type Row = (&'static str, [Option<StateValue>; 4]);
+        let t1: [Row; 5] = [
+            ("0 - X - X", [Some(Ok); 4]),
+            ("0 - - - -", [Some(Ok); 4]),
+            ("- - - - -", [Some(InsufficientData), None, Some(Alarm), Some(Ok)]),
+            ("0 X X - X", [Some(Alarm); 4]),
+            ("- - - - X", [Some(InsufficientData), None, Some(Alarm), Some(Ok)]),
+        ];
+        let t2: [Row; 5] = [
+            ("0 - X - X", [Some(Alarm); 4]),
+            ("0 0 X 0 X", [Some(Alarm); 4]),
+            ("0 - X - -", [Some(Ok), Some(Ok), Some(Alarm), Some(Ok)]),
+            ("- - - - 0", [Some(Ok), Some(Ok), Some(Alarm), Some(Ok)]),
+            ("- - - - X", [Some(InsufficientData), None, Some(Alarm), Some(Ok)]),
+        ];
+        for (m, table) in [(None, t1), (Some(2), t2)] {
+            for (row, want) in table {
+                for (tmd, want) in ALL_TMD.iter().zip(want) {
+                    let got = decide(&buckets(row, at(12, 5), 60_000), &criteria(3, m, 50.0, *tmd)).state;
+                    assert_eq!(got, want, "M={m:?} {row} {tmd:?}");
+                }
+            }
+        }
+    }
+
+    /// Runs rows of (E, buckets, expected StateReason or "" for no transition) from `start`.
+    fn run(start: StateValue, criteria: Criteria, period_ms: i64, rows: &[(i64, &str, &str)]) {
+        let mut state = start;
+        for (e, row, want) in rows {
+            let decision = decide(&buckets(row, *e, period_ms), &criteria);
+            match decision.state.filter(|s| *s != state) {
+                None => assert_eq!(*want, "", "at {e}: {row} stayed {state:?}"),
+                Some(new) => {
+                    assert_eq!(reason(&decision, new, &criteria), *want, "at {e}: {row}");
+                    state = new;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn vectors_v1_to_v10() {
+        use MissingData::*;
+        let m = 60_000;
+        run(
+            StateValue::InsufficientData,
+            criteria(1, None, 80.0, Missing),
+            m,
+            &[
+                (
+                    at(12, 1),
+                    "- - 50.0",
+                    "Threshold Crossed: 1 datapoint [50.0 (15/01/25 12:00:00)] was not greater than the threshold (80.0).",
+                ),
+                (
+                    at(12, 2),
+                    "- 50.0 85.0",
+                    "Threshold Crossed: 1 datapoint [85.0 (15/01/25 12:01:00)] was greater than the threshold (80.0).",
+                ),
+                (
+                    at(12, 3),
+                    "50.0 85.0 70.0",
+                    "Threshold Crossed: 1 datapoint [70.0 (15/01/25 12:02:00)] was not greater than the threshold (80.0).",
+                ),
+            ],
+        );
+        run(
+            StateValue::Ok,
+            criteria(1, None, 80.0, Missing),
+            m,
+            &[
+                (
+                    at(12, 1),
+                    "- - 90.0",
+                    "Threshold Crossed: 1 datapoint [90.0 (15/01/25 12:00:00)] was greater than the threshold (80.0).",
+                ),
+                (at(12, 2), "- 90.0 -", ""),
+                (at(12, 3), "90.0 - -", ""),
+                (at(12, 4), "- - -", "Insufficient Data: 1 datapoint was unknown."),
+                (at(12, 5), "- - -", ""),
+            ],
+        );
+        run(
+            StateValue::Ok,
+            criteria(5, Some(1), 0.0, NotBreaching),
+            m,
+            &[
+                (
+                    at(12, 7),
+                    "- - - - - - 3.0",
+                    "Threshold Crossed: 1 out of the last 5 datapoints [3.0 (15/01/25 12:06:00)] was greater than the threshold (0.0) and 4 missing datapoints were treated as [NonBreaching] (minimum 1 datapoint for OK -> ALARM transition).",
+                ),
+                (at(12, 8), "- - - - - 3.0 -", ""),
+                (at(12, 13), "3.0 - - - - - -", ""),
+                (
+                    at(12, 14),
+                    "- - - - - - -",
+                    "Threshold Crossed: no datapoints were received for 5 periods and 5 missing datapoints were treated as [NonBreaching] (minimum 5 datapoints for ALARM -> OK transition).",
+                ),
+            ],
+        );
+        run(
+            StateValue::Ok,
+            criteria(5, Some(3), 80.0, Missing),
+            m,
+            &[
+                (
+                    at(12, 5),
+                    "- - 81.0 79.0 85.0 60.0 90.0",
+                    "Threshold Crossed: 3 out of the last 5 datapoints [90.0 (15/01/25 12:04:00), 85.0 (15/01/25 12:02:00), 81.0 (15/01/25 12:00:00)] were greater than the threshold (80.0) (minimum 3 datapoints for OK -> ALARM transition).",
+                ),
+                (
+                    at(12, 6),
+                    "- 81.0 79.0 85.0 60.0 90.0 70.0",
+                    "Threshold Crossed: 3 out of the last 5 datapoints [70.0 (15/01/25 12:05:00), 60.0 (15/01/25 12:03:00), 79.0 (15/01/25 12:01:00)] were not greater than the threshold (80.0) (minimum 3 datapoints for ALARM -> OK transition).",
+                ),
+                (
+                    at(12, 7),
+                    "81.0 79.0 85.0 60.0 90.0 70.0 95.0",
+                    "Threshold Crossed: 3 out of the last 5 datapoints [95.0 (15/01/25 12:06:00), 90.0 (15/01/25 12:04:00), 85.0 (15/01/25 12:02:00)] were greater than the threshold (80.0) (minimum 3 datapoints for OK -> ALARM transition).",
+                ),
+                (at(12, 8), "79.0 85.0 60.0 90.0 70.0 95.0 99.0", ""),
+            ],
+        );
+        run(
+            StateValue::Ok,
+            criteria(2, None, 80.0, Breaching),
+            m,
+            &[
+                (at(12, 2), "- - 10.0 20.0", ""),
+                (at(12, 3), "- 10.0 20.0 -", ""),
+                (at(12, 4), "10.0 20.0 - -", ""),
+                (at(12, 5), "20.0 - - -", ""),
+                (
+                    at(12, 6),
+                    "- - - -",
+                    "Threshold Crossed: no datapoints were received for 2 periods and 2 missing datapoints were treated as [Breaching].",
+                ),
+            ],
+        );
+        run(
+            StateValue::InsufficientData,
+            criteria(1, None, 80.0, Ignore),
+            m,
+            &[
+                (
+                    at(12, 1),
+                    "- - 95.0",
+                    "Threshold Crossed: 1 datapoint [95.0 (15/01/25 12:00:00)] was greater than the threshold (80.0).",
+                ),
+                (at(12, 2), "- 95.0 -", ""),
+                (at(12, 4), "- - -", ""),
+            ],
+        );
+        let le = Criteria { comparison: Comparison::LessThanOrEqualToThreshold, ..criteria(1, None, 0.0, Missing) };
+        run(
+            StateValue::Ok,
+            le,
+            m,
+            &[
+                (
+                    at(12, 1),
+                    "- - 0.0",
+                    "Threshold Crossed: 1 datapoint [0.0 (15/01/25 12:00:00)] was less than or equal to the threshold (0.0).",
+                ),
+                (
+                    at(12, 2),
+                    "- 0.0 0.5",
+                    "Threshold Crossed: 1 datapoint [0.5 (15/01/25 12:01:00)] was not less than or equal to the threshold (0.0).",
+                ),
+            ],
+        );
+        let ge = Criteria { comparison: Comparison::GreaterThanOrEqualToThreshold, ..criteria(1, None, 80.0, Missing) };
+        run(
+            StateValue::Ok,
+            ge,
+            m,
+            &[
+                (
+                    at(12, 1),
+                    "- - 80.0",
+                    "Threshold Crossed: 1 datapoint [80.0 (15/01/25 12:00:00)] was greater than or equal to the threshold (80.0).",
+                ),
+                (
+                    at(12, 2),
+                    "- 80.0 79.999",
+                    "Threshold Crossed: 1 datapoint [79.999 (15/01/25 12:01:00)] was not greater than or equal to the threshold (80.0).",
+                ),
+            ],
+        );
+        run(
+            StateValue::InsufficientData,
+            criteria(3, Some(2), 80.0, Breaching),
+            m,
+            &[
+                (
+                    at(12, 1),
+                    "- - - - 90.0",
+                    "Threshold Crossed: 1 out of the last 3 datapoints [90.0 (15/01/25 12:00:00)] was greater than the threshold (80.0) and 2 missing datapoints were treated as [Breaching] (minimum 2 datapoints for OK -> ALARM transition).",
+                ),
+                (at(12, 2), "- - - 90.0 -", ""),
+                (at(12, 3), "- - 90.0 - 95.0", ""),
+                (at(12, 4), "- 90.0 - 95.0 10.0", ""),
+                (
+                    at(12, 5),
+                    "90.0 - 95.0 10.0 15.0",
+                    "Threshold Crossed: 2 out of the last 3 datapoints [15.0 (15/01/25 12:04:00), 10.0 (15/01/25 12:03:00)] were not greater than the threshold (80.0) (minimum 2 datapoints for ALARM -> OK transition).",
+                ),
+                (at(12, 6), "- 95.0 10.0 15.0 20.0", ""),
+            ],
+        );
+        run(
+            StateValue::Ok,
+            criteria(3, None, 80.0, Missing),
+            m,
+            &[
+                (at(12, 4), "- - - - 90.0", "Insufficient Data: 2 datapoints were unknown."),
+                (at(12, 5), "- - - 90.0 -", ""),
+            ],
+        );
+    }
+
+    #[test]
+    fn v11_high_resolution_and_v12_low_sample_percentile() {
+        let s = 10_000;
+        let twelve = at(12, 0);
+        run(
+            StateValue::InsufficientData,
+            criteria(2, None, 80.0, MissingData::Missing),
+            s,
+            &[
+                (twelve + 10_000, "- - - 85.0", ""),
+                (
+                    twelve + 20_000,
+                    "- - 85.0 86.0",
+                    "Threshold Crossed: 2 datapoints [86.0 (15/01/25 12:00:10), 85.0 (15/01/25 12:00:00)] were greater than the threshold (80.0).",
+                ),
+                (
+                    twelve + 30_000,
+                    "- 85.0 86.0 40.0",
+                    "Threshold Crossed: 1 datapoint [40.0 (15/01/25 12:00:20)] was not greater than the threshold (80.0).",
+                ),
+            ],
+        );
+        let mut range = buckets("- - 150.0", at(12, 1), 60_000);
+        let low = Point { value: 150.0, sample_count: 50.0, low_sample: true };
+        range[0].point = Some(low);
+        let c = criteria(1, None, 100.0, MissingData::Missing);
+        assert_eq!(decide(&range, &c).state, None, "low-sample percentile keeps the state");
+        range[0].point = Some(Point { low_sample: false, ..low });
+        assert_eq!(decide(&range, &c).state, Some(StateValue::Alarm));
+    }
+}
