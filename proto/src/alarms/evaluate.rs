@@ -214,6 +214,114 @@ pub fn reason(decision: &Decision, state: StateValue, criteria: &Criteria) -> St
     format!("Threshold Crossed: {head}{fill}{minimum}.")
 }
 
+/// What the alarm reads, for StateReasonData.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// One metric: its `Statistic` or `ExtendedStatistic`, and `Unit` when the alarm sets one.
+    Metric { statistic: &'a str, extended: bool, unit: Option<&'a str> },
+    /// A metric-math alarm.
+    Math,
+}
+
+/// Longest StateReasonData.
+pub const MAX_REASON_DATA: usize = 4000;
+
+/// `yyyy-MM-dd'T'HH:mm:ss.SSS+0000`.
+fn json_time(timestamp_ms: i64) -> String {
+    let time = chrono::DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default();
+    format!("{}+0000", time.format("%Y-%m-%dT%H:%M:%S%.3f"))
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialize")
+}
+
+/// The StateReasonData JSON of a decision that changed the state to `state` (§3.4): keys in
+/// AWS's order, numbers in Java's style, evaluated then recent datapoints dropped past 4,000
+/// characters.
+pub fn reason_data(
+    decision: &Decision,
+    state: StateValue,
+    criteria: &Criteria,
+    range: &[Bucket],
+    query_ms: i64,
+    period_s: i64,
+    source: Source<'_>,
+) -> String {
+    let item = |bucket: &Bucket| match (bucket.point, source) {
+        (None, _) => format!("{{\"timestamp\":\"{}\"}}", json_time(bucket.timestamp_ms)),
+        (Some(p), Source::Metric { .. }) => format!(
+            "{{\"timestamp\":\"{}\",\"sampleCount\":{},\"value\":{}}}",
+            json_time(bucket.timestamp_ms),
+            java_double(p.sample_count),
+            java_double(p.value)
+        ),
+        (Some(p), Source::Math) => {
+            format!("{{\"timestamp\":\"{}\",\"value\":{}}}", json_time(bucket.timestamp_ms), java_double(p.value))
+        }
+    };
+    let evaluated = &decision.evaluated;
+    let listed: Vec<String> = if state == StateValue::InsufficientData {
+        range.iter().take(criteria.n()).map(item).collect()
+    } else {
+        let want_breaching = state == StateValue::Alarm;
+        let matching: Vec<String> = evaluated
+            .iter()
+            .filter(|b| b.point.is_some_and(|p| criteria.breaches(&p) == want_breaching))
+            .map(item)
+            .collect();
+        if matching.is_empty() { evaluated.iter().map(item).collect() } else { matching }
+    };
+    let recent: Vec<String> = evaluated.iter().rev().filter_map(|b| b.point.map(|p| java_double(p.value))).collect();
+    let mut head = format!("{{\"version\":\"1.0\",\"queryDate\":\"{}\"", json_time(query_ms));
+    if state != StateValue::InsufficientData
+        && let Some(oldest) = evaluated.last()
+    {
+        head.push_str(&format!(",\"startDate\":\"{}\"", json_time(oldest.timestamp_ms)));
+    }
+    if let Source::Metric { statistic, extended, unit } = source {
+        if let Some(unit) = unit {
+            head.push_str(&format!(",\"unit\":{}", json_string(unit)));
+        }
+        let key = if extended { "extendedStatistic" } else { "statistic" };
+        head.push_str(&format!(",\"{key}\":{}", json_string(statistic)));
+    }
+    head.push_str(&format!(",\"period\":{period_s}"));
+    let threshold = format!(",\"threshold\":{}", java_double(criteria.threshold));
+    let render = |recent: Option<&[String]>, listed: Option<&[String]>| {
+        let mut out = head.clone();
+        if let Some(recent) = recent {
+            out.push_str(&format!(",\"recentDatapoints\":[{}]", recent.join(",")));
+        }
+        out.push_str(&threshold);
+        if let Some(listed) = listed {
+            out.push_str(&format!(",\"evaluatedDatapoints\":[{}]", listed.join(",")));
+        }
+        out.push('}');
+        out
+    };
+    let full = render(Some(&recent), Some(&listed));
+    if full.len() <= MAX_REASON_DATA {
+        return full;
+    }
+    let without_evaluated = render(Some(&recent), None);
+    if without_evaluated.len() <= MAX_REASON_DATA {
+        return without_evaluated;
+    }
+    render(None, None)
+}
+
+/// Whether a bucket's percentile rests on too few samples (§3.3 step 5): fewer than
+/// 10/(1 − X/100) for X ≥ 50, fewer than 10/(X/100) below; p0 and p100 never are.
+pub fn low_sample(percentile: f64, sample_count: f64) -> bool {
+    if percentile <= 0.0 || percentile >= 100.0 {
+        return false;
+    }
+    let needed = if percentile >= 50.0 { 10.0 / (1.0 - percentile / 100.0) } else { 10.0 / (percentile / 100.0) };
+    // p99 needs 1,000: guard the division's rounding (10 / 0.01 = 999.9999…).
+    sample_count < needed - 1e-9
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,6 +592,44 @@ mod tests {
                 (at(12, 5), "- - - 90.0 -", ""),
             ],
         );
+    }
+
+    #[test]
+    fn reason_data_v1_and_insufficient_data() {
+        let c = criteria(1, None, 80.0, MissingData::Missing);
+        let range = buckets("- 50.0 85.0", at(12, 2), 60_000);
+        let decision = decide(&range, &c);
+        let source = Source::Metric { statistic: "Average", extended: false, unit: None };
+        assert_eq!(
+            reason_data(&decision, StateValue::Alarm, &c, &range, at(12, 2), 60, source),
+            r#"{"version":"1.0","queryDate":"2025-01-15T12:02:00.000+0000","startDate":"2025-01-15T12:01:00.000+0000","statistic":"Average","period":60,"recentDatapoints":[85.0],"threshold":80.0,"evaluatedDatapoints":[{"timestamp":"2025-01-15T12:01:00.000+0000","sampleCount":1.0,"value":85.0}]}"#
+        );
+        let c = criteria(2, None, 80.0, MissingData::Missing);
+        let range = buckets("- - 90.0 -", at(12, 4), 60_000);
+        let decision = decide(&range, &c);
+        assert_eq!(decision.state, Some(StateValue::InsufficientData));
+        let source = Source::Metric { statistic: "p99", extended: true, unit: Some("Milliseconds") };
+        assert_eq!(
+            reason_data(&decision, StateValue::InsufficientData, &c, &range, at(12, 4), 60, source),
+            r#"{"version":"1.0","queryDate":"2025-01-15T12:04:00.000+0000","unit":"Milliseconds","extendedStatistic":"p99","period":60,"recentDatapoints":[90.0],"threshold":80.0,"evaluatedDatapoints":[{"timestamp":"2025-01-15T12:03:00.000+0000"},{"timestamp":"2025-01-15T12:02:00.000+0000","sampleCount":1.0,"value":90.0}]}"#
+        );
+        // Math alarms: no statistic, items without sampleCount; past 4,000 characters the
+        // evaluated datapoints go first.
+        let c = criteria(400, None, 0.0, MissingData::Missing);
+        let row = vec!["1.5"; 402].join(" ");
+        let range = buckets(&row, at(12, 0), 60_000);
+        let decision = decide(&range, &c);
+        let data = reason_data(&decision, StateValue::Alarm, &c, &range, at(12, 0), 60, Source::Math);
+        assert!(data.len() <= MAX_REASON_DATA && !data.contains("evaluatedDatapoints"), "{}", data.len());
+        assert!(data.contains("\"recentDatapoints\":[1.5,") && !data.contains("statistic"));
+    }
+
+    #[test]
+    fn low_sample_counts() {
+        assert!(low_sample(99.0, 999.0) && !low_sample(99.0, 1000.0));
+        assert!(low_sample(50.0, 19.0) && !low_sample(50.0, 20.0));
+        assert!(low_sample(10.0, 99.0) && !low_sample(10.0, 100.0));
+        assert!(!low_sample(0.0, 1.0) && !low_sample(100.0, 1.0));
     }
 
     #[test]
