@@ -1,5 +1,6 @@
 //! Alarms (spec metrics-alarms.md §3): states, and the composite alarm rule language.
 
+pub mod composite;
 pub mod evaluate;
 pub mod rule;
 
