@@ -49,8 +49,6 @@ pub struct CompiledFilter {
     /// JSON patterns: the pattern's selectors plus those of value and dimensions, read in one
     /// scan of the event.
     json_paths: PathSet,
-    /// Slot i of `json_paths` is at i of the filter's own scan.
-    own_slots: Vec<usize>,
     /// Space-delimited patterns: the `$field` references of value and dimensions.
     field_refs: Vec<FieldRef>,
 }
@@ -127,8 +125,7 @@ impl CompiledFilter {
             None => UNIT_NONE,
             Some(u) => unit_index(u).ok_or_else(|| format!("Invalid unit {u}"))?,
         };
-        let own_slots = (0..json_paths.slots()).collect();
-        Ok(Self { def, pattern, value, dimensions, unit, json_paths, own_slots, field_refs })
+        Ok(Self { def, pattern, value, dimensions, unit, json_paths, field_refs })
     }
 
     pub fn regex_count(&self) -> usize {
@@ -146,8 +143,9 @@ impl CompiledFilter {
 
     /// The datapoint one event yields: (value, dimensions), or `None` (§5.5, §6).
     pub fn evaluate(&self, message: &str) -> Option<(f64, Vec<(String, String)>)> {
-        let event = Event::new(message, &self.json_paths);
-        let point = self.evaluate_event(&event, &self.own_slots)?;
+        let plan = FilterPlan::new([self]);
+        let event = plan.event(message);
+        let point = self.evaluate_event(&event, plan.slots(0))?;
         let names = self.dimensions.iter().map(|(name, _)| name.clone());
         Some((point.value, names.zip(point.dimension_values.into_iter().map(Cow::into_owned)).collect()))
     }
@@ -247,7 +245,7 @@ pub struct Event<'a, 'p> {
 
 impl<'a, 'p> Event<'a, 'p> {
     /// An event whose JSON is scanned for `paths`.
-    pub fn new(message: &'a str, paths: &'p PathSet) -> Self {
+    fn new(message: &'a str, paths: &'p PathSet) -> Self {
         Self { message, paths, json: OnceCell::new(), tokens: OnceCell::new() }
     }
 

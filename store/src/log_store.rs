@@ -148,13 +148,17 @@ impl LogStore {
     /// Datapoints that would add more series than `max_series` allows are dropped (and
     /// counted); the events are stored regardless.
     pub async fn append_with_metrics(&self, batch: PreparedBatch, derived: MetricBatch) -> Result<u64, AppendError> {
-        let series = crate::metric_series::BatchSeries::of(&derived.samples);
-        let new = self.series.unknown_series(&series);
-        if new > 0 && self.series.len() + new > self.config.max_series {
-            self.metrics.metric_samples_dropped.inc_by(derived.samples.len() as u64);
-            tracing::warn!(new, limit = self.config.max_series, "datapoints from log events dropped: series limit");
+        if derived.samples.is_empty() {
             return self.append(batch).await;
         }
+        let series = match self.series_within_limit(&derived) {
+            Ok(series) => series,
+            Err(error) => {
+                self.metrics.metric_samples_dropped.inc_by(derived.samples.len() as u64);
+                tracing::warn!(%error, "datapoints from log events dropped");
+                return self.append(batch).await;
+            }
+        };
         let bytes = batch.message_bytes() + derived.bytes();
         let first_seq = self.submit(bytes, |ack| Command::Append { batch, derived: Some(derived), ack }).await?;
         self.series.observe(series);
@@ -173,15 +177,21 @@ impl LogStore {
     /// Appends metric samples, like `append`; refused when they would add more series than
     /// `max_series` allows.
     pub async fn append_metrics(&self, batch: MetricBatch) -> Result<u64, AppendError> {
+        let series = self.series_within_limit(&batch)?;
+        let bytes = batch.bytes();
+        let first_seq = self.submit(bytes, |ack| Command::AppendMetrics { batch, ack }).await?;
+        self.series.observe(series);
+        Ok(first_seq)
+    }
+
+    /// The series of a sample batch, unless they would take the registry past `max_series`.
+    fn series_within_limit(&self, batch: &MetricBatch) -> Result<crate::metric_series::BatchSeries, AppendError> {
         let series = crate::metric_series::BatchSeries::of(&batch.samples);
         let new = self.series.unknown_series(&series);
         if new > 0 && self.series.len() + new > self.config.max_series {
             return Err(AppendError::TooManySeries { new, limit: self.config.max_series });
         }
-        let bytes = batch.bytes();
-        let first_seq = self.submit(bytes, |ack| Command::AppendMetrics { batch, ack }).await?;
-        self.series.observe(series);
-        Ok(first_seq)
+        Ok(series)
     }
 
     /// The metric filters of every log group.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use fluoro_proto::emf;
 use fluoro_proto::filter::FilterPattern;
 use fluoro_proto::metric_filter::{CompiledFilter, MetricFilterDef};
-use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey, UNIT_NONE, floor_to_resolution};
+use fluoro_proto::metrics::{KeyedSample, Sample, SeriesKey, UNIT_NONE, floor_to_resolution, in_window};
 use fluoro_proto::validation::Violations;
 use fluoro_proto::{AwsError, ErrorCode, LogGroupName};
 use fluoro_store::{MetricBatch, Series};
@@ -30,7 +30,8 @@ struct Datapoints {
     index: FxHashMap<(u64, i64, u8, u16, u64), usize>,
 }
 
-/// A filter's last datapoint in a request: (series, minute, value bits) and where it went.
+/// A filter's last datapoint in a request: (series, minute, value bits) and where it went
+/// (the unit is the filter's, so it cannot differ).
 /// Consecutive events mostly repeat it (a count of 1 per matching line), so most datapoints
 /// are folded without a hash lookup.
 type LastPoint = Option<((u64, i64, u64), usize)>;
@@ -49,15 +50,19 @@ impl Datapoints {
         let point = (id, minute, value.to_bits());
         if let Some((previous, at)) = *last
             && previous == point
-            && self.samples[at].sample.unit == unit
         {
-            let target = &mut self.samples[at].sample;
-            target.count += 1.0;
-            target.sum = target.min * target.count;
+            self.fold(at, 1.0);
             return;
         }
         let at = self.add(Sample::value(id, minute, unit, 60, value, 1.0), || key.clone());
         *last = Some((point, at));
+    }
+
+    /// `count` more copies of the value of weighted sample `at`.
+    fn fold(&mut self, at: usize, count: f64) {
+        let target = &mut self.samples[at].sample;
+        target.count += count;
+        target.sum = target.min * target.count;
     }
 
     /// Adds a sample; returns where it was stored or folded.
@@ -69,10 +74,9 @@ impl Datapoints {
         let index_key = (sample.series, sample.timestamp_ms, sample.unit, sample.resolution, sample.min.to_bits());
         match self.index.entry(index_key) {
             Entry::Occupied(at) => {
-                let target = &mut self.samples[*at.get()].sample;
-                target.count += sample.count;
-                target.sum = target.min * target.count;
-                *at.get()
+                let at = *at.get();
+                self.fold(at, sample.count);
+                at
             }
             Entry::Vacant(at) => {
                 at.insert(self.samples.len());
@@ -94,8 +98,6 @@ pub(super) struct Derived {
 const MAX_FILTERS_PER_GROUP: usize = 100;
 /// Patterns with a regex, across one group's filters.
 const MAX_REGEX_FILTERS_PER_GROUP: usize = 5;
-const PAST_MS: i64 = 14 * 86_400_000;
-const FUTURE_MS: i64 = 2 * 3_600_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -265,7 +267,7 @@ impl LogsWriteApi {
         let mut emf_errors: BTreeMap<&'static str, u64> = BTreeMap::new();
         for &(timestamp, message) in events {
             // Out-of-window datapoints are dropped on the logs side (metrics-alarms.md §5).
-            if timestamp < now - PAST_MS || timestamp > now + FUTURE_MS {
+            if !in_window(timestamp, now) {
                 continue;
             }
             let event = filters.plan.event(message);
@@ -301,7 +303,7 @@ impl LogsWriteApi {
         }
         // EMF timestamps come from the documents: the same window applies to them.
         let mut samples = points.samples;
-        samples.retain(|s| s.sample.timestamp_ms >= now - PAST_MS && s.sample.timestamp_ms <= now + FUTURE_MS);
+        samples.retain(|s| in_window(s.sample.timestamp_ms, now));
         for (&name, &count) in &emf_errors {
             let key = Arc::new(SeriesKey::new("AWS/Logs", name, vec![("LogGroupName".to_owned(), group.to_owned())]));
             let sample = Sample::value(key.id(), now, UNIT_NONE, 60, count as f64, 1.0);

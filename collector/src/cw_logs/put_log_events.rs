@@ -125,12 +125,7 @@ impl LogsWriteApi {
             // 9. Metric filters and EMF: their datapoints are committed with the events.
             let events: Vec<(i64, &str)> = accepted.iter().map(|e| (e.timestamp, e.message.as_str())).collect();
             let derived = self.derive_metrics(group.name.as_str(), &events, now);
-            let appended = if derived.batch.samples.is_empty() {
-                self.store.append(batch).await
-            } else {
-                self.store.append_with_metrics(batch, derived.batch).await
-            };
-            seq = appended.map_err(|e| match e {
+            seq = self.store.append_with_metrics(batch, derived.batch).await.map_err(|e| match e {
                 AppendError::Throttled { .. } => AwsError::new(ErrorCode::Throttling, "Rate exceeded"),
                 AppendError::ShuttingDown => {
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service is shutting down.")

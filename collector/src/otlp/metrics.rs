@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use fluoro_proto::logs::Clock;
@@ -88,12 +88,7 @@ pub async fn http_export(State(metrics): State<Arc<OtlpMetrics>>, headers: Heade
             let (message, json) = OtlpMetrics::response(&exported);
             success(encoding, &message, json)
         }
-        Err(AppendError::Throttled { .. }) => HttpFailure::throttled().into_response(encoding),
-        // Not retryable: the series limit does not go away by waiting.
-        Err(error @ AppendError::TooManySeries { .. }) => {
-            HttpFailure::new(StatusCode::BAD_REQUEST, 9, error.to_string()).into_response(encoding)
-        }
-        Err(error) => HttpFailure::new(StatusCode::SERVICE_UNAVAILABLE, 14, error.to_string()).into_response(encoding),
+        Err(error) => HttpFailure::of_append(error).into_response(encoding),
     }
 }
 
@@ -111,13 +106,7 @@ impl MetricsService for Grpc {
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         match self.0.export(request.get_ref()).await {
             Ok(exported) => Ok(tonic::Response::new(OtlpMetrics::response(&exported).0)),
-            Err(AppendError::Throttled { .. }) => {
-                Err(tonic::Status::unavailable("ingest is over capacity; retry later"))
-            }
-            Err(error @ AppendError::TooManySeries { .. }) => {
-                Err(tonic::Status::failed_precondition(error.to_string()))
-            }
-            Err(error) => Err(tonic::Status::unavailable(error.to_string())),
+            Err(error) => Err(super::grpc_status(error)),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod traces;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fluoro_store::AppendError;
 
 /// `otlp.max_request_bytes` defaults: decompressed HTTP bodies and gRPC messages.
 pub const MAX_HTTP_BYTES: usize = 64 << 20;
@@ -31,6 +32,15 @@ pub struct RpcStatus {
     pub message: String,
 }
 
+/// The gRPC status of a refused append (the same rules as `HttpFailure::of_append`).
+pub fn grpc_status(error: AppendError) -> tonic::Status {
+    match error {
+        AppendError::Throttled { .. } => tonic::Status::unavailable("ingest is over capacity; retry later"),
+        error @ AppendError::TooManySeries { .. } => tonic::Status::failed_precondition(error.to_string()),
+        error => tonic::Status::unavailable(error.to_string()),
+    }
+}
+
 /// Why an OTLP/HTTP request failed, as the response it gets.
 #[derive(Debug)]
 pub struct HttpFailure {
@@ -51,6 +61,16 @@ impl HttpFailure {
 
     pub fn throttled() -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, 14, "ingest is over capacity; retry later")
+    }
+
+    /// A refused append: throttled and failing stores are retryable (429/503, UNAVAILABLE);
+    /// the series limit is not (400, FAILED_PRECONDITION: waiting does not lift it).
+    pub fn of_append(error: AppendError) -> Self {
+        match error {
+            AppendError::Throttled { .. } => Self::throttled(),
+            error @ AppendError::TooManySeries { .. } => Self::new(StatusCode::BAD_REQUEST, 9, error.to_string()),
+            error => Self::new(StatusCode::SERVICE_UNAVAILABLE, 14, error.to_string()),
+        }
     }
 
     pub fn into_response(self, encoding: Encoding) -> Response {

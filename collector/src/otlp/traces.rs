@@ -91,10 +91,7 @@ pub async fn http_export(State(traces): State<Arc<OtlpTraces>>, headers: HeaderM
             let (message, json) = OtlpTraces::response(&exported);
             success(encoding, &message, json)
         }
-        Err(AppendError::Throttled { .. }) => HttpFailure::throttled().into_response(encoding),
-        Err(error) => {
-            HttpFailure::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, 14, error.to_string()).into_response(encoding)
-        }
+        Err(error) => HttpFailure::of_append(error).into_response(encoding),
     }
 }
 
@@ -113,10 +110,7 @@ impl TraceService for Grpc {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         match self.0.export(request.get_ref()).await {
             Ok(exported) => Ok(tonic::Response::new(OtlpTraces::response(&exported).0)),
-            Err(AppendError::Throttled { .. }) => {
-                Err(tonic::Status::unavailable("ingest is over capacity; retry later"))
-            }
-            Err(error) => Err(tonic::Status::unavailable(error.to_string())),
+            Err(error) => Err(super::grpc_status(error)),
         }
     }
 }

@@ -85,7 +85,7 @@ impl FilterPattern {
             Self::Terms(terms) => terms.matches(message),
             Self::Regex(regex) => regex.is_match(message),
             Self::Json(json) => json.matches(message),
-            Self::Delimited(delimited) => delimited.extract(message).is_some(),
+            Self::Delimited(delimited) => delimited.lookup(&Tokens::new(message), &[], &mut []),
         }
     }
 

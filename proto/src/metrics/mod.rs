@@ -139,6 +139,16 @@ pub struct KeyedSample {
     pub sample: Sample,
 }
 
+/// How far a datapoint may lie in the past and in the future of the server's time (§2.2, §5):
+/// PutMetricData refuses others, OTLP, metric filters and EMF drop them.
+pub const MAX_AGE_MS: i64 = 14 * 86_400_000;
+pub const MAX_FUTURE_MS: i64 = 2 * 3_600_000;
+
+/// Whether a datapoint at `timestamp_ms` is inside that window.
+pub fn in_window(timestamp_ms: i64, now_ms: i64) -> bool {
+    (now_ms - MAX_AGE_MS..=now_ms + MAX_FUTURE_MS).contains(&timestamp_ms)
+}
+
 /// Valid read periods (§2.4.1): 1, 5, 10, 20, 30 or a positive multiple of 60.
 pub fn valid_period(period: i64) -> bool {
     matches!(period, 1 | 5 | 10 | 20 | 30) || (period > 0 && period % 60 == 0)

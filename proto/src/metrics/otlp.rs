@@ -33,8 +33,6 @@ use serde_json::Value;
 use super::{KeyedSample, Sample, SeriesKey, UNIT_NONE, unit_index};
 use crate::xray::otlp::attributes;
 
-const PAST_MS: i64 = 14 * 86_400_000;
-const FUTURE_MS: i64 = 2 * 3_600_000;
 const MAX_DIMENSIONS: usize = 30;
 const CUMULATIVE: i32 = 2;
 /// A cumulative stream first seen this soon after its start counts from zero.
@@ -232,7 +230,7 @@ pub fn convert(request: &ExportMetricsServiceRequest, state: &mut CumulativeStat
 
 fn in_window(time_ns: u64, now_ms: i64) -> Option<i64> {
     let ms = (time_ns / 1_000_000) as i64;
-    (ms >= now_ms - PAST_MS && ms <= now_ms + FUTURE_MS).then_some(ms)
+    super::in_window(ms, now_ms).then_some(ms)
 }
 
 fn convert_metric(

@@ -11,8 +11,6 @@ use crate::cloudwatch::{CwError, as_f64};
 pub const MAX_DATUMS: usize = 1000;
 pub const MAX_VALUES: usize = 150;
 const MAX_MAGNITUDE: f64 = 2.348_542_582_773_833_2e108; // 2^360
-const PAST_MS: i64 = 1_209_600_000; // 14 days
-const FUTURE_MS: i64 = 7_200_000; // 2 hours
 
 /// Limits of PutMetricData that configuration may change.
 #[derive(Debug, Clone, Copy)]
@@ -155,12 +153,12 @@ fn datum_samples(
         Some(seconds) => (seconds * 1000.0).floor() as i64,
         None => now_ms,
     };
-    if timestamp_ms < now_ms - PAST_MS {
+    if timestamp_ms < now_ms - super::MAX_AGE_MS {
         return Err(CwError::invalid_value(format!(
             "The parameter {path}.Timestamp must specify a time within the past two weeks."
         )));
     }
-    if timestamp_ms > now_ms + FUTURE_MS {
+    if timestamp_ms > now_ms + super::MAX_FUTURE_MS {
         return Err(CwError::invalid_value(format!(
             "The parameter {path}.Timestamp must specify a time no more than two hours in the future."
         )));

@@ -140,9 +140,10 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    pub fn add(&mut self, sample: &Sample) {
+    /// Count, sum, minimum and maximum of `sample` merged in; `false` for an empty one.
+    fn merge_basic(&mut self, sample: &Sample) -> bool {
         if sample.count <= 0.0 {
-            return;
+            return false;
         }
         if self.count == 0.0 {
             self.min = sample.min;
@@ -153,6 +154,13 @@ impl Bucket {
         }
         self.count += sample.count;
         self.sum += sample.sum;
+        true
+    }
+
+    pub fn add(&mut self, sample: &Sample) {
+        if !self.merge_basic(sample) {
+            return;
+        }
         if sample.percentile_eligible() {
             self.values.push((sample.min, sample.count));
         } else {
@@ -163,18 +171,9 @@ impl Bucket {
     /// A rollup row: exact basic statistics, and its sketch's values for rank-based ones (no
     /// sketch: a statistic set made the row ineligible).
     pub fn add_rollup(&mut self, row: &Sample, sketch: Option<&super::sketch::Sketch>) {
-        if row.count <= 0.0 {
+        if !self.merge_basic(row) {
             return;
         }
-        if self.count == 0.0 {
-            self.min = row.min;
-            self.max = row.max;
-        } else {
-            self.min = self.min.min(row.min);
-            self.max = self.max.max(row.max);
-        }
-        self.count += row.count;
-        self.sum += row.sum;
         match sketch {
             Some(sketch) => self.values.extend(sketch.weighted_values()),
             None => self.ineligible = true,
