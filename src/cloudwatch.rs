@@ -18,7 +18,24 @@ const MAX_DECOMPRESSED_BYTES: usize = 10 << 20;
 const MAX_ALARM_BYTES: usize = 120 << 10;
 
 /// Operations this build answers; the rest of the model's answer 501 (spec §1.10).
-const SERVED: &[&str] = &["PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics"];
+const SERVED: &[&str] = &[
+    "PutMetricData",
+    "GetMetricStatistics",
+    "GetMetricData",
+    "ListMetrics",
+    "PutMetricAlarm",
+    "PutCompositeAlarm",
+    "DescribeAlarms",
+    "DescribeAlarmsForMetric",
+    "DescribeAlarmHistory",
+    "SetAlarmState",
+    "DeleteAlarms",
+    "EnableAlarmActions",
+    "DisableAlarmActions",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+];
 
 /// A form POST (or a GET with a query string): possibly awsQuery, decided once it is read.
 pub fn may_be_query(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
@@ -92,6 +109,9 @@ async fn dispatch(state: &AppState, protocol: Protocol, op: &str, body: &[u8]) -
         return result;
     }
     if let Some(result) = state.metrics_read.handle(op, &input, (state.clock)()).await {
+        return result;
+    }
+    if let Some(result) = state.alarms.handle(op, &input).await {
         return result;
     }
     Err(CwError::not_implemented(op))

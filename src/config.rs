@@ -132,6 +132,25 @@ struct FileConfig {
     metrics_retention_minute_days: Option<u32>,
     metrics_retention_five_minute_days: Option<u32>,
     metrics_retention_hour_days: Option<u32>,
+    #[serde(default)]
+    alarms: AlarmsFile,
+    /// `[[notify]]`: where alarm actions are delivered.
+    #[serde(default)]
+    notify: Vec<fluoro_query::alarms::notify::NotifyTarget>,
+}
+
+/// The `[alarms]` table.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AlarmsFile {
+    min_period_seconds: Option<i64>,
+    evaluation_delay_seconds: Option<i64>,
+    max_alarms: Option<usize>,
+    history_retention_days: Option<u64>,
+    retry_initial_ms: Option<u64>,
+    retry_max_ms: Option<u64>,
+    give_up_after_secs: Option<u64>,
+    delivery_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +169,7 @@ pub struct Settings {
     pub trace_settle: Duration,
     pub self_trace_endpoint: Option<String>,
     pub metrics: fluoro_proto::metrics::put::PutRules,
+    pub alarms: fluoro_query::alarms::AlarmSettings,
 }
 
 impl ServeArgs {
@@ -207,13 +227,43 @@ impl ServeArgs {
         if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
             bail!("account_id must be 12 digits, got {account_id:?}");
         }
+        let region = self.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
+        let mut alarms = fluoro_query::alarms::AlarmSettings::new(account_id.clone(), region.clone());
+        let table = &file.alarms;
+        if let Some(min) = table.min_period_seconds {
+            if !matches!(min, 1 | 5 | 10) {
+                bail!("alarms.min_period_seconds must be 1, 5 or 10");
+            }
+            alarms.min_period_s = min;
+        }
+        alarms.evaluation_delay_s = table.evaluation_delay_seconds.unwrap_or(0).max(0);
+        alarms.max_alarms = table.max_alarms.unwrap_or(alarms.max_alarms).max(1);
+        if let Some(days) = table.history_retention_days {
+            alarms.history_retention = Duration::from_secs(days.max(1) * 86_400);
+        }
+        if let Some(ms) = table.retry_initial_ms {
+            alarms.retry_initial = Duration::from_millis(ms.max(1));
+        }
+        if let Some(ms) = table.retry_max_ms {
+            alarms.retry_max = Duration::from_millis(ms.max(1));
+        }
+        if let Some(secs) = table.give_up_after_secs {
+            alarms.give_up_after = Duration::from_secs(secs.max(1));
+        }
+        if let Some(secs) = table.delivery_timeout_secs {
+            alarms.delivery_timeout = Duration::from_secs(secs.max(1));
+        }
+        for target in &file.notify {
+            target.check().map_err(anyhow::Error::msg)?;
+        }
+        alarms.targets = file.notify;
         Ok(Settings {
             http_addr: self.http_addr.or(file.http_addr).unwrap_or_else(|| addr("127.0.0.1:4566")),
             otlp_grpc_addr: self.otlp_grpc_addr.or(file.otlp_grpc_addr).unwrap_or_else(|| addr("127.0.0.1:4317")),
             otlp_http_addr: self.otlp_http_addr.or(file.otlp_http_addr).unwrap_or_else(|| addr("127.0.0.1:4318")),
             xray_addr: self.xray_addr.or(file.xray_addr).unwrap_or_else(|| addr("127.0.0.1:2000")),
             account_id,
-            region: self.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
+            region,
             max_request_bytes: self.max_request_bytes.or(file.max_request_bytes).unwrap_or(8 << 20),
             store,
             queries: fluoro_query::cw_logs::QueryLimits {
@@ -236,6 +286,7 @@ impl ServeArgs {
                     .or(file.metrics_allow_aws_namespaces)
                     .unwrap_or(false),
             },
+            alarms,
         })
     }
 }

@@ -30,6 +30,7 @@ pub struct AppState {
     pub traces_read: TracesReadApi,
     pub metrics_write: fluoro_collector::cw_metrics::MetricsWriteApi,
     pub metrics_read: fluoro_query::cw_metrics::MetricsReadApi,
+    pub alarms: Arc<fluoro_query::alarms::Alarms>,
     pub clock: fluoro_proto::logs::Clock,
     pub metrics: Metrics,
     pub account_id: String,

@@ -77,6 +77,13 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
             max_trace_bytes: settings.traces.max_trace_bytes as usize,
         },
     );
+    let alarms = fluoro_query::alarms::Alarms::open(
+        store.clone(),
+        Arc::new(fluoro_query::cw_metrics::MetricsReadApi::new(store.clone(), settings.account_id.clone())),
+        settings.alarms.clone(),
+        clock.clone(),
+    )
+    .context("loading the alarms")?;
     let state = Arc::new(http::AppState {
         max_request_bytes: settings.max_request_bytes,
         logs_write: LogsWriteApi::new(store.clone(), clock.clone()),
@@ -89,6 +96,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
             settings.metrics,
         ),
         metrics_read: fluoro_query::cw_metrics::MetricsReadApi::new(store.clone(), settings.account_id.clone()),
+        alarms: alarms.clone(),
         clock: clock.clone(),
         metrics,
         account_id: settings.account_id.clone(),
@@ -107,6 +115,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
             clock: clock.clone(),
         },
     )));
+    let native = native.merge(fluoro_query::alarms::native_routes(alarms.clone()));
     let cancel = CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
 
@@ -144,6 +153,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let xray_udp = tokio::net::UdpSocket::bind(settings.xray_addr).await.context("binding xray-udp")?;
     tasks.spawn(fluoro_collector::xray::udp::serve(xray_udp, traces_write, cancel.clone()));
     tasks.spawn(background(store.clone(), cancel.clone()));
+    tasks.spawn(alarms.run(cancel.clone().cancelled_owned()));
     tasks.spawn(roll_service_map(store.clone(), settings.account_id.clone(), settings.trace_settle, cancel.clone()));
     println!("fluoro listening on http://{}", settings.http_addr);
 

@@ -1,6 +1,7 @@
 //! The read path: query languages and read APIs over `fluoro_store` snapshots, executed by
 //! DataFusion.
 
+pub mod alarms;
 pub mod cw_logs;
 pub mod cw_metrics;
 mod events;

@@ -84,6 +84,9 @@ pub struct FileMeta {
     pub text_index_path: Option<String>,
 }
 
+/// One document change of [`Catalog::write_docs`]: kind, id, new bytes (`None` deletes).
+pub type DocChange<'a> = (&'a str, &'a str, Option<&'a [u8]>);
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("log group does not exist")]
@@ -204,15 +207,23 @@ impl Catalog {
 
     /// Writes (`Some`) and deletes (`None`) documents of `kind` in one transaction.
     pub fn put_docs(&self, kind: &str, docs: &[(String, Option<Vec<u8>>)]) -> Result<(), CatalogError> {
+        let changes: Vec<DocChange<'_>> =
+            docs.iter().map(|(id, bytes)| (kind, id.as_str(), bytes.as_deref())).collect();
+        self.write_docs(&changes)
+    }
+
+    /// Writes (`Some`) and deletes (`None`) documents of any kinds in one transaction: all of
+    /// them are durable together, or none is.
+    pub fn write_docs(&self, changes: &[DocChange<'_>]) -> Result<(), CatalogError> {
         let db = self.db.lock();
         let txn = db.begin_write()?;
         {
             let mut table = txn.open_table(DOCS)?;
-            for (id, bytes) in docs {
+            for (kind, id, bytes) in changes {
                 let key = format!("{kind}/{id}");
                 match bytes {
                     Some(bytes) => {
-                        table.insert(key.as_str(), bytes.as_slice())?;
+                        table.insert(key.as_str(), *bytes)?;
                     }
                     None => {
                         table.remove(key.as_str())?;

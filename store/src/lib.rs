@@ -25,7 +25,7 @@ mod traces;
 mod wal;
 mod writer;
 
-pub use catalog::{Catalog, CatalogError, CatalogState, EventStats, FileMeta, GroupMeta, StreamMeta};
+pub use catalog::{Catalog, CatalogError, CatalogState, DocChange, EventStats, FileMeta, GroupMeta, StreamMeta};
 pub use config::StoreConfig;
 pub use log_store::{AppendError, LogStore, StoreError};
 pub use memtable::{MetricBatch, PreparedBatch, SpanBatch};

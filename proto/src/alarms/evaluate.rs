@@ -227,7 +227,7 @@ pub enum Source<'a> {
 pub const MAX_REASON_DATA: usize = 4000;
 
 /// `yyyy-MM-dd'T'HH:mm:ss.SSS+0000`, the timestamps of alarm JSON.
-pub(crate) fn json_time(timestamp_ms: i64) -> String {
+pub fn json_time(timestamp_ms: i64) -> String {
     let time = chrono::DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default();
     format!("{}+0000", time.format("%Y-%m-%dT%H:%M:%S%.3f"))
 }

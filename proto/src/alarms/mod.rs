@@ -4,11 +4,16 @@ pub mod composite;
 pub mod evaluate;
 pub mod rule;
 
+pub use evaluate::json_time;
+
 /// An alarm's `StateValue`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum StateValue {
+    #[serde(rename = "OK")]
     Ok,
+    #[serde(rename = "ALARM")]
     Alarm,
+    #[serde(rename = "INSUFFICIENT_DATA")]
     InsufficientData,
 }
 

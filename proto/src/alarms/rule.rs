@@ -126,7 +126,7 @@ fn collect(rule: &Rule, out: &mut Vec<String>) {
 }
 
 /// An alarm ARN (`arn:aws:cloudwatch:<region>:<account>:alarm:<name>`) names its alarm.
-fn alarm_name(reference: &str) -> &str {
+pub fn alarm_name(reference: &str) -> &str {
     let mut parts = reference.splitn(7, ':');
     match (parts.next(), parts.next(), parts.next(), parts.nth(2), parts.next()) {
         (Some("arn"), Some(_), Some("cloudwatch"), Some("alarm"), Some(name)) if !name.is_empty() => name,

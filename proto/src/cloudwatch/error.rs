@@ -47,6 +47,16 @@ impl CwError {
         Self::new("ResourceNotFound", Some("ResourceNotFound"), 404, message)
     }
 
+    /// `InvalidFormat` (SetAlarmState's StateReasonData).
+    pub fn invalid_format(message: impl Into<String>) -> Self {
+        Self::new("InvalidFormat", Some("InvalidFormatFault"), 400, message)
+    }
+
+    /// `ResourceNotFoundException` (the tagging operations).
+    pub fn resource_missing(message: impl Into<String>) -> Self {
+        Self::new("ResourceNotFoundException", Some("ResourceNotFoundException"), 404, message)
+    }
+
     pub fn limit_exceeded(message: impl Into<String>) -> Self {
         Self::new("LimitExceeded", Some("LimitExceededFault"), 400, message)
     }

@@ -176,6 +176,88 @@ impl MetricsReadApi {
             Some(token) => read_token(token, &print).ok_or_else(CwError::invalid_next_token)?,
         };
 
+        let values = self.evaluate_plan(&plan, start_ms, end_ms, now_ms).await?;
+
+        // Results in request order; arrays give one result per series.
+        // (id, label, points, forbidden)
+        let mut results: Vec<ResultSeries> = Vec::new();
+        for query in queries {
+            if query["ReturnData"].as_bool() == Some(false) {
+                continue;
+            }
+            let id = query["Id"].as_str().unwrap_or_default().to_owned();
+            let forbidden = query["AccountId"].as_str().is_some_and(|a| a != self.account_id);
+            let given_label = query["Label"].as_str();
+            let is_expression = query.get("Expression").is_some();
+            let dynamic = given_label.filter(|l| l.contains("${"));
+            match values.get(&id) {
+                Some(MValue::Series(ts)) => {
+                    let default = if is_expression {
+                        id.clone()
+                    } else {
+                        ts.metric.as_ref().map_or_else(|| ts.label.clone(), |(key, _)| key.name.clone())
+                    };
+                    let label = match (dynamic, given_label) {
+                        (Some(l), _) => labels::expand(l, &default, ts, &timezone),
+                        (None, Some(l)) => l.to_owned(),
+                        (None, None) => default,
+                    };
+                    results.push((id, label, ordered(ts, descending), forbidden));
+                }
+                Some(MValue::Array(items)) => {
+                    for ts in items {
+                        let label = match (dynamic, given_label) {
+                            (Some(l), _) => labels::expand(l, &ts.label, ts, &timezone),
+                            (None, Some(l)) => format!("{l} {}", ts.label),
+                            (None, None) => ts.label.clone(),
+                        };
+                        results.push((id.clone(), label, ordered(ts, descending), forbidden));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Paging over the concatenated points.
+        let total: usize = results.iter().map(|r| r.2.len()).sum();
+        let mut skip = offset;
+        let mut budget = max_points;
+        let mut out = Vec::new();
+        for (id, label, points, forbidden) in results {
+            let (status, timestamps, vals) = if forbidden {
+                ("Forbidden", Vec::new(), Vec::new())
+            } else {
+                let from = skip.min(points.len());
+                skip -= from;
+                let take = budget.min(points.len() - from);
+                budget -= take;
+                let part = &points[from..from + take];
+                // Cut here, or not reached yet: the next page has more of it.
+                let status = if from + take < points.len() { "PartialData" } else { "Complete" };
+                (
+                    status,
+                    part.iter().map(|(t, _)| seconds(*t)).collect::<Vec<_>>(),
+                    part.iter().map(|(_, v)| json!(v)).collect::<Vec<_>>(),
+                )
+            };
+            out.push(json!({"Id": id, "Label": label, "Timestamps": timestamps, "Values": vals, "StatusCode": status}));
+        }
+        let mut response = json!({"MetricDataResults": out, "Messages": []});
+        let served = offset + max_points;
+        if served < total {
+            response["NextToken"] = json!(make_token(served, &print));
+        }
+        Ok(response)
+    }
+
+    /// The values of every query of `plan` over `[start_ms, end_ms)`: MetricStats read in one
+    /// fetch (with the series SEARCH calls name), then expressions in dependency order.
+    async fn evaluate_plan(
+        &self,
+        plan: &Plan<'_>,
+        start_ms: i64,
+        end_ms: i64,
+        now_ms: i64,
+    ) -> Result<HashMap<String, MValue>, CwError> {
         // Resolve SEARCH calls, then fetch every series in one read.
         let registry = self.store.metric_series().all();
         // Expression id → SEARCH call index → the series it names.
@@ -262,75 +344,20 @@ impl MetricsReadApi {
             values.insert(id, value);
         }
 
-        // Results in request order; arrays give one result per series.
-        // (id, label, points, forbidden)
-        let mut results: Vec<ResultSeries> = Vec::new();
-        for query in queries {
-            if query["ReturnData"].as_bool() == Some(false) {
-                continue;
-            }
-            let id = query["Id"].as_str().unwrap_or_default().to_owned();
-            let forbidden = query["AccountId"].as_str().is_some_and(|a| a != self.account_id);
-            let given_label = query["Label"].as_str();
-            let is_expression = query.get("Expression").is_some();
-            let dynamic = given_label.filter(|l| l.contains("${"));
-            match values.get(&id) {
-                Some(MValue::Series(ts)) => {
-                    let default = if is_expression {
-                        id.clone()
-                    } else {
-                        ts.metric.as_ref().map_or_else(|| ts.label.clone(), |(key, _)| key.name.clone())
-                    };
-                    let label = match (dynamic, given_label) {
-                        (Some(l), _) => labels::expand(l, &default, ts, &timezone),
-                        (None, Some(l)) => l.to_owned(),
-                        (None, None) => default,
-                    };
-                    results.push((id, label, ordered(ts, descending), forbidden));
-                }
-                Some(MValue::Array(items)) => {
-                    for ts in items {
-                        let label = match (dynamic, given_label) {
-                            (Some(l), _) => labels::expand(l, &ts.label, ts, &timezone),
-                            (None, Some(l)) => format!("{l} {}", ts.label),
-                            (None, None) => ts.label.clone(),
-                        };
-                        results.push((id.clone(), label, ordered(ts, descending), forbidden));
-                    }
-                }
-                _ => {}
-            }
-        }
-        // Paging over the concatenated points.
-        let total: usize = results.iter().map(|r| r.2.len()).sum();
-        let mut skip = offset;
-        let mut budget = max_points;
-        let mut out = Vec::new();
-        for (id, label, points, forbidden) in results {
-            let (status, timestamps, vals) = if forbidden {
-                ("Forbidden", Vec::new(), Vec::new())
-            } else {
-                let from = skip.min(points.len());
-                skip -= from;
-                let take = budget.min(points.len() - from);
-                budget -= take;
-                let part = &points[from..from + take];
-                // Cut here, or not reached yet: the next page has more of it.
-                let status = if from + take < points.len() { "PartialData" } else { "Complete" };
-                (
-                    status,
-                    part.iter().map(|(t, _)| seconds(*t)).collect::<Vec<_>>(),
-                    part.iter().map(|(_, v)| json!(v)).collect::<Vec<_>>(),
-                )
-            };
-            out.push(json!({"Id": id, "Label": label, "Timestamps": timestamps, "Values": vals, "StatusCode": status}));
-        }
-        let mut response = json!({"MetricDataResults": out, "Messages": []});
-        let served = offset + max_points;
-        if served < total {
-            response["NextToken"] = json!(make_token(served, &print));
-        }
-        Ok(response)
+        Ok(values)
+    }
+
+    /// Metric math for alarms: checks `queries` as GetMetricData would, then evaluates them
+    /// over `[start_ms, end_ms)`; the values by query id.
+    pub async fn evaluate_queries(
+        &self,
+        queries: &[Value],
+        start_ms: i64,
+        end_ms: i64,
+        now_ms: i64,
+    ) -> Result<HashMap<String, MValue>, CwError> {
+        let plan = Plan::new(queries)?;
+        self.evaluate_plan(&plan, start_ms, end_ms, now_ms).await
     }
 
     fn list_metrics(&self, input: &Value, now_ms: i64) -> Result<Value, CwError> {
@@ -400,6 +427,19 @@ impl MetricsReadApi {
         }
         Ok(response)
     }
+}
+
+/// Checks metric-math queries without reading data: ids, MetricStats, expression syntax,
+/// references and cycles (what PutMetricAlarm refuses up front).
+pub fn check_queries(queries: &[Value]) -> Result<(), CwError> {
+    let plan = Plan::new(queries)?;
+    plan.evaluation_order().map(|_| ())
+}
+
+/// The expressions of `queries` by id, parsed (`None`: a MetricStat or a query that does not
+/// parse).
+pub fn parse_expression(text: &str) -> Option<Expr> {
+    math::parse(text).ok()
 }
 
 type ResultSeries = (String, String, Vec<(i64, f64)>, bool);
