@@ -54,6 +54,15 @@ fn read_token(input: &Value, print: &str) -> Result<Option<String>, CwError> {
     parsed.map(Some).ok_or_else(CwError::invalid_next_token)
 }
 
+/// A checked Put request.
+struct Put {
+    name: String,
+    composite: bool,
+    config: Map<String, Value>,
+    compiled: Compiled,
+    tags: BTreeMap<String, String>,
+}
+
 fn not_found(name: &str) -> CwError {
     CwError::resource_not_found(format!("Alarm {name} does not exist."))
 }
@@ -89,17 +98,9 @@ impl Alarms {
     }
 
     /// Inserts or replaces an alarm's configuration; the history item of the change.
-    fn store_config(
-        &self,
-        inner: &mut Inner,
-        name: &str,
-        composite: bool,
-        config: Map<String, Value>,
-        compiled: Compiled,
-        tags: BTreeMap<String, String>,
-        now_ms: i64,
-        changes: &mut Changes,
-    ) {
+    fn store_config(&self, inner: &mut Inner, put: Put, now_ms: i64, changes: &mut Changes) {
+        let Put { name, composite, config, compiled, tags } = put;
+        let name = name.as_str();
         inner.generation += 1;
         let generation = inner.generation;
         let (alarm, item) = match inner.alarms.remove(name) {
@@ -187,7 +188,8 @@ impl Alarms {
             let mut inner = self.inner.lock();
             self.check_slot(&inner, &name, false)?;
             let mut changes = Changes::default();
-            self.store_config(&mut inner, &name, false, config, Compiled::Metric(compiled), tags, now_ms, &mut changes);
+            let put = Put { name: name.clone(), composite: false, config, compiled: Compiled::Metric(compiled), tags };
+            self.store_config(&mut inner, put, now_ms, &mut changes);
             self.commit(&inner, changes)?;
         }
         self.evaluate_now(&name, now_ms).await;
@@ -232,7 +234,8 @@ impl Alarms {
             }
         }
         let mut changes = Changes::default();
-        self.store_config(&mut inner, &name, true, config, Compiled::Composite(plan), tags, now_ms, &mut changes);
+        let put = Put { name: name.clone(), composite: true, config, compiled: Compiled::Composite(plan), tags };
+        self.store_config(&mut inner, put, now_ms, &mut changes);
         if self.evaluate_composite(&mut inner, &name, None, now_ms, &mut changes) {
             self.propagate(&mut inner, VecDeque::from([name.clone()]), now_ms, &mut changes);
         }
@@ -381,7 +384,7 @@ impl Alarms {
         let inner = self.inner.lock();
         let keep = |item: &HistoryItem| {
             name.is_none_or(|n| n == item.alarm_name)
-                && types.iter().any(|t| *t == item.alarm_type)
+                && types.contains(&item.alarm_type)
                 && item_type.is_none_or(|t| t == item.item_type)
                 && start.is_none_or(|s| item.timestamp_ms >= s)
                 && end.is_none_or(|e| item.timestamp_ms <= e)

@@ -494,38 +494,20 @@ impl Alarms {
         };
         let (account, region) = (&self.settings.account_id, &self.settings.region);
         for arn in alarm.actions(alarm.state.value) {
-            let (message, body_of, topic): (String, Box<dyn Fn(&str) -> String>, Option<String>) =
-                match notify::action(&arn) {
-                    Action::Sns { .. } => {
-                        let message = notify::sns_message(&alarm, &transition, account, region);
-                        let subject = notify::subject(&alarm, region);
-                        let (m, t) = (message.clone(), arn.clone());
-                        (
-                            message,
-                            Box::new(move |id: &str| notify::sns_body(id, &t, &subject, &m, now_ms)),
-                            Some(arn.clone()),
-                        )
-                    }
-                    Action::Lambda { .. } => {
-                        let event = notify::lambda_event(&alarm, &transition, account, region);
-                        let e = event.clone();
-                        (event, Box::new(move |_: &str| e.clone()), None)
-                    }
-                    Action::Unsupported => {
-                        let message = notify::sns_message(&alarm, &transition, account, region);
-                        self.action_item(
-                            inner,
-                            &alarm,
-                            &arn,
-                            now_ms,
-                            &message,
-                            Err("action type not supported by fluoro"),
-                            now_ms,
-                            changes,
-                        );
-                        continue;
-                    }
-                };
+            // SNS deliveries wrap the message in an envelope with a subject; Lambda ones post it.
+            let (message, subject) = match notify::action(&arn) {
+                Action::Sns { .. } => {
+                    (notify::sns_message(&alarm, &transition, account, region), Some(notify::subject(&alarm, region)))
+                }
+                Action::Lambda { .. } => (notify::lambda_event(&alarm, &transition, account, region), None),
+                Action::Unsupported => {
+                    let message = notify::sns_message(&alarm, &transition, account, region);
+                    let unsupported = Err("action type not supported by fluoro");
+                    self.action_item(inner, &alarm, &arn, now_ms, &message, unsupported, now_ms, changes);
+                    continue;
+                }
+            };
+            let topic = subject.as_ref().map(|_| arn.clone());
             let wanted = match notify::action(&arn) {
                 Action::Sns { topic } => topic.to_owned(),
                 Action::Lambda { function } => function.to_owned(),
@@ -549,7 +531,10 @@ impl Alarms {
             for target in targets {
                 let id = uuid::Uuid::new_v4().to_string();
                 let delivery = Delivery {
-                    body: body_of(&id),
+                    body: match &subject {
+                        Some(subject) => notify::sns_body(&id, &arn, subject, &message, now_ms),
+                        None => message.clone(),
+                    },
                     id: id.clone(),
                     alarm_name: alarm.name.clone(),
                     alarm_type: alarm.kind().to_owned(),
