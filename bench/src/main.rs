@@ -3,6 +3,7 @@
 //! Data comes from `shared/bench/gen_logs.py` (JSON lines); only `timestamp`, `log_group`,
 //! `log_stream` and `message` are sent, as PutLogEvents would see them.
 
+mod alarms;
 mod client;
 mod metrics;
 mod traces;
@@ -38,6 +39,8 @@ enum Bench {
     Metrics(metrics::MetricsArgs),
     /// In-process: the cost per log line of the metrics benchmark's 10 metric filters.
     Filters(metrics::FiltersArgs),
+    /// In-process: CPU per evaluation round of 10,000 alarms, and datapoint → webhook latency.
+    Alarms(alarms::AlarmsArgs),
 }
 
 #[derive(clap::Args)]
@@ -86,6 +89,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Traces(args) => tokio::runtime::Runtime::new()?.block_on(traces::run(args)),
         Bench::Metrics(args) => tokio::runtime::Runtime::new()?.block_on(metrics::run(args)),
         Bench::Filters(args) => metrics::filters(args),
+        Bench::Alarms(args) => alarms::run(args),
     }
 }
 
