@@ -308,3 +308,31 @@ def test_cli_query_protocol_and_bad_input(alarmed):
     assert detail["state"] == "INSUFFICIENT_DATA"
     assert detail["history"][0]["type"] == "ConfigurationUpdate"
     assert detail["configuration"]["MetricName"] == "Latency"
+
+
+def test_anomaly_band_alarm_and_get_metric_data(alarmed):
+    cw = alarmed.client("cloudwatch")
+    newest = boundary() - dt.timedelta(minutes=1)
+    data = [{"MetricName": "Orders", "Timestamp": newest - dt.timedelta(days=d), "Value": v}
+            for d, v in [(1, 100.0), (2, 110.0), (3, 90.0), (4, 105.0), (5, 95.0)]]
+    data.append({"MetricName": "Orders", "Timestamp": newest, "Value": 400.0})
+    cw.put_metric_data(Namespace="Shop", MetricData=data)
+    queries = [
+        {"Id": "m1", "ReturnData": True,
+         "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Orders"}, "Period": 60, "Stat": "Sum"}},
+        {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "ReturnData": True},
+    ]
+    out = cw.get_metric_data(MetricDataQueries=queries, StartTime=newest,
+                             EndTime=newest + dt.timedelta(minutes=1))["MetricDataResults"]
+    assert [(r["Id"], r["Label"]) for r in out] == [
+        ("m1", "Orders"), ("ad1", "Orders (expected)"), ("ad1", "Orders (expected)")]
+    upper, lower = out[1]["Values"][0], out[2]["Values"][0]
+    # Median 100, MAD 5 → spread 7.413; the band is 100 ± 14.826.
+    assert abs(upper - 114.826) < 1e-6 and abs(lower - 85.174) < 1e-6
+    cw.put_metric_alarm(AlarmName="orders-anomaly", EvaluationPeriods=1, ThresholdMetricId="ad1",
+                        ComparisonOperator="GreaterThanUpperThreshold", Metrics=queries)
+    a = alarm(cw, "orders-anomaly")
+    assert a["StateValue"] == "ALARM"
+    assert a["StateReason"].startswith("Thresholds Crossed: 1 datapoint [400.0 (")
+    assert "was greater than the upper thresholds [114.826]" in a["StateReason"]
+    assert a["ThresholdMetricId"] == "ad1" and "Threshold" not in a

@@ -5,13 +5,16 @@
 use super::StateValue;
 use crate::cloudwatch::java_double;
 
-/// `ComparisonOperator` of a static-threshold alarm.
+/// `ComparisonOperator`: four static ones, three against an anomaly band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparison {
     GreaterThanOrEqualToThreshold,
     GreaterThanThreshold,
     LessThanThreshold,
     LessThanOrEqualToThreshold,
+    LessThanLowerOrGreaterThanUpperThreshold,
+    LessThanLowerThreshold,
+    GreaterThanUpperThreshold,
 }
 
 impl Comparison {
@@ -21,16 +24,35 @@ impl Comparison {
             "GreaterThanThreshold" => Self::GreaterThanThreshold,
             "LessThanThreshold" => Self::LessThanThreshold,
             "LessThanOrEqualToThreshold" => Self::LessThanOrEqualToThreshold,
+            "LessThanLowerOrGreaterThanUpperThreshold" => Self::LessThanLowerOrGreaterThanUpperThreshold,
+            "LessThanLowerThreshold" => Self::LessThanLowerThreshold,
+            "GreaterThanUpperThreshold" => Self::GreaterThanUpperThreshold,
             _ => return None,
         })
     }
 
-    pub fn breaches(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Self::GreaterThanOrEqualToThreshold => value >= threshold,
-            Self::GreaterThanThreshold => value > threshold,
-            Self::LessThanThreshold => value < threshold,
-            Self::LessThanOrEqualToThreshold => value <= threshold,
+    /// Whether the operator compares against an anomaly band.
+    pub fn is_band(self) -> bool {
+        matches!(
+            self,
+            Self::LessThanLowerOrGreaterThanUpperThreshold
+                | Self::LessThanLowerThreshold
+                | Self::GreaterThanUpperThreshold
+        )
+    }
+
+    /// Whether `value` breaches: against `threshold` (static operators) or `band` = (lower,
+    /// upper) (band operators; no band never breaches).
+    pub fn breaches(self, value: f64, threshold: f64, band: Option<(f64, f64)>) -> bool {
+        match (self, band) {
+            (Self::GreaterThanOrEqualToThreshold, _) => value >= threshold,
+            (Self::GreaterThanThreshold, _) => value > threshold,
+            (Self::LessThanThreshold, _) => value < threshold,
+            (Self::LessThanOrEqualToThreshold, _) => value <= threshold,
+            (Self::LessThanLowerOrGreaterThanUpperThreshold, Some((lo, up))) => value < lo || value > up,
+            (Self::LessThanLowerThreshold, Some((lo, _))) => value < lo,
+            (Self::GreaterThanUpperThreshold, Some((_, up))) => value > up,
+            (_, None) => false,
         }
     }
 
@@ -40,6 +62,19 @@ impl Comparison {
             Self::GreaterThanThreshold => "greater than",
             Self::LessThanThreshold => "less than",
             Self::LessThanOrEqualToThreshold => "less than or equal to",
+            Self::LessThanLowerOrGreaterThanUpperThreshold
+            | Self::LessThanLowerThreshold
+            | Self::GreaterThanUpperThreshold => "",
+        }
+    }
+
+    /// (uses the lower bound, uses the upper bound).
+    fn band_sides(self) -> (bool, bool) {
+        match self {
+            Self::LessThanLowerOrGreaterThanUpperThreshold => (true, true),
+            Self::LessThanLowerThreshold => (true, false),
+            Self::GreaterThanUpperThreshold => (false, true),
+            _ => (false, false),
         }
     }
 }
@@ -79,6 +114,8 @@ pub struct Point {
     pub sample_count: f64,
     /// A percentile over too few samples, with `EvaluateLowSampleCountPercentile=ignore`.
     pub low_sample: bool,
+    /// The anomaly band (lower, upper) at this datapoint (band alarms).
+    pub band: Option<(f64, f64)>,
 }
 
 /// What decides a static-threshold alarm.
@@ -103,7 +140,7 @@ impl Criteria {
     }
 
     fn breaches(&self, point: &Point) -> bool {
-        self.comparison.breaches(point.value, self.threshold)
+        self.comparison.breaches(point.value, self.threshold, point.band)
     }
 }
 
@@ -177,25 +214,35 @@ pub fn reason(decision: &Decision, state: StateValue, criteria: &Criteria) -> St
         return format!("Insufficient Data: {} {} unknown.", plural(unknown, "datapoint"), was(unknown));
     }
     let want_breaching = state == StateValue::Alarm;
-    let matching: Vec<String> = decision
+    let points: Vec<(i64, Point)> = decision
         .evaluated
         .iter()
         .filter_map(|b| b.point.map(|p| (b.timestamp_ms, p)))
         .filter(|(_, p)| criteria.breaches(p) == want_breaching)
-        .map(|(t, p)| datapoint_text(t, p.value))
         .collect();
+    let matching: Vec<String> = points.iter().map(|(t, p)| datapoint_text(*t, p.value)).collect();
     let k = matching.len();
-    let cmp = format!("{}{}", if want_breaching { "" } else { "not " }, criteria.comparison.phrase());
-    let threshold = java_double(criteria.threshold);
-    let head = match (k, criteria.datapoints_to_alarm) {
-        (1.., Some(_)) => format!(
-            "{k} out of the last {n} datapoints [{}] {} {cmp} the threshold ({threshold})",
-            matching.join(", "),
-            was(k)
-        ),
-        (1.., None) => {
-            format!("{} [{}] {} {cmp} the threshold ({threshold})", plural(k, "datapoint"), matching.join(", "), was(k))
+    let not = if want_breaching { "" } else { "not " };
+    let comparison = criteria.comparison;
+    let compared = if comparison.is_band() {
+        let bounds = |side: fn(&(f64, f64)) -> f64| {
+            points.iter().filter_map(|(_, p)| p.band.as_ref().map(side)).map(java_double).collect::<Vec<_>>().join(", ")
+        };
+        let lower = format!("less than the lower thresholds [{}]", bounds(|b| b.0));
+        let upper = format!("greater than the upper thresholds [{}]", bounds(|b| b.1));
+        match comparison.band_sides() {
+            (true, true) => format!("{not}{lower} or {upper}"),
+            (true, false) => format!("{not}{lower}"),
+            _ => format!("{not}{upper}"),
         }
+    } else {
+        format!("{not}{} the threshold ({})", comparison.phrase(), java_double(criteria.threshold))
+    };
+    let head = match (k, criteria.datapoints_to_alarm) {
+        (1.., Some(_)) => {
+            format!("{k} out of the last {n} datapoints [{}] {} {compared}", matching.join(", "), was(k))
+        }
+        (1.., None) => format!("{} [{}] {} {compared}", plural(k, "datapoint"), matching.join(", "), was(k)),
         (0, _) if r >= 1 => format!("{} {} received for {}", plural(r, "datapoint"), was(r), plural(n, "period")),
         (0, _) => format!("no datapoints were received for {}", plural(n, "period")),
     };
@@ -211,7 +258,8 @@ pub fn reason(decision: &Decision, state: StateValue, criteria: &Criteria) -> St
         Some(m) => format!(" (minimum {} for ALARM -> OK transition)", plural(n - m + 1, "datapoint")),
         None => String::new(),
     };
-    format!("Threshold Crossed: {head}{fill}{minimum}.")
+    let prefix = if comparison.is_band() { "Thresholds Crossed" } else { "Threshold Crossed" };
+    format!("{prefix}: {head}{fill}{minimum}.")
 }
 
 /// What the alarm reads, for StateReasonData.
@@ -248,17 +296,30 @@ pub fn reason_data(
     period_s: i64,
     source: Source<'_>,
 ) -> String {
+    let sides = criteria.comparison.band_sides();
+    let bounds = |p: &Point| match (p.band, sides) {
+        (Some((lo, up)), (true, true)) => {
+            format!(",\"lowerThreshold\":{},\"upperThreshold\":{}", java_double(lo), java_double(up))
+        }
+        (Some((lo, _)), (true, false)) => format!(",\"threshold\":{}", java_double(lo)),
+        (Some((_, up)), (false, true)) => format!(",\"threshold\":{}", java_double(up)),
+        _ => String::new(),
+    };
     let item = |bucket: &Bucket| match (bucket.point, source) {
         (None, _) => format!("{{\"timestamp\":\"{}\"}}", json_time(bucket.timestamp_ms)),
         (Some(p), Source::Metric { .. }) => format!(
-            "{{\"timestamp\":\"{}\",\"sampleCount\":{},\"value\":{}}}",
+            "{{\"timestamp\":\"{}\",\"sampleCount\":{},\"value\":{}{}}}",
             json_time(bucket.timestamp_ms),
             java_double(p.sample_count),
-            java_double(p.value)
+            java_double(p.value),
+            bounds(&p)
         ),
-        (Some(p), Source::Math) => {
-            format!("{{\"timestamp\":\"{}\",\"value\":{}}}", json_time(bucket.timestamp_ms), java_double(p.value))
-        }
+        (Some(p), Source::Math) => format!(
+            "{{\"timestamp\":\"{}\",\"value\":{}{}}}",
+            json_time(bucket.timestamp_ms),
+            java_double(p.value),
+            bounds(&p)
+        ),
     };
     let evaluated = &decision.evaluated;
     let listed: Vec<String> = if state == StateValue::InsufficientData {
@@ -287,7 +348,27 @@ pub fn reason_data(
         head.push_str(&format!(",\"{key}\":{}", json_string(statistic)));
     }
     head.push_str(&format!(",\"period\":{period_s}"));
-    let threshold = format!(",\"threshold\":{}", java_double(criteria.threshold));
+    let threshold = if criteria.comparison.is_band() {
+        let recent_bounds = |side: fn(&(f64, f64)) -> f64| {
+            let values: Vec<String> = evaluated
+                .iter()
+                .rev()
+                .filter_map(|b| b.point.and_then(|p| p.band))
+                .map(|b| java_double(side(&b)))
+                .collect();
+            values.join(",")
+        };
+        let mut out = String::new();
+        if sides.0 {
+            out.push_str(&format!(",\"recentLowerThresholds\":[{}]", recent_bounds(|b| b.0)));
+        }
+        if sides.1 {
+            out.push_str(&format!(",\"recentUpperThresholds\":[{}]", recent_bounds(|b| b.1)));
+        }
+        out
+    } else {
+        format!(",\"threshold\":{}", java_double(criteria.threshold))
+    };
     let render = |recent: Option<&[String]>, listed: Option<&[String]>| {
         let mut out = head.clone();
         if let Some(recent) = recent {
@@ -348,7 +429,7 @@ mod tests {
                     "X" => Some(90.0),
                     other => Some(other.parse::<f64>().unwrap()),
                 };
-                let point = value.map(|value| Point { value, sample_count: 1.0, low_sample: false });
+                let point = value.map(|value| Point { value, sample_count: 1.0, low_sample: false, band: None });
                 Bucket { timestamp_ms: e - (len - i as i64) * period_ms, point }
             })
             .collect();
@@ -655,11 +736,53 @@ mod tests {
             ],
         );
         let mut range = buckets("- - 150.0", at(12, 1), 60_000);
-        let low = Point { value: 150.0, sample_count: 50.0, low_sample: true };
+        let low = Point { value: 150.0, sample_count: 50.0, low_sample: true, band: None };
         range[0].point = Some(low);
         let c = criteria(1, None, 100.0, MissingData::Missing);
         assert_eq!(decide(&range, &c).state, None, "low-sample percentile keeps the state");
         range[0].point = Some(Point { low_sample: false, ..low });
         assert_eq!(decide(&range, &c).state, Some(StateValue::Alarm));
+    }
+
+    #[test]
+    fn v15_anomaly_band() {
+        let criteria = Criteria {
+            evaluation_periods: 1,
+            datapoints_to_alarm: Some(1),
+            threshold: 0.0,
+            comparison: Comparison::LessThanLowerOrGreaterThanUpperThreshold,
+            missing: MissingData::Missing,
+        };
+        let banded = |value: f64, t: i64| Bucket {
+            timestamp_ms: t,
+            point: Some(Point { value, sample_count: 1.0, low_sample: false, band: Some((100.0, 225.5)) }),
+        };
+        let range = [banded(239.0, at(12, 0)), Bucket { timestamp_ms: at(11, 59), point: None }];
+        let decision = decide(&range, &criteria);
+        assert_eq!(decision.state, Some(StateValue::Alarm));
+        assert_eq!(
+            reason(&decision, StateValue::Alarm, &criteria),
+            "Thresholds Crossed: 1 out of the last 1 datapoints [239.0 (15/01/25 12:00:00)] was less than the lower thresholds [100.0] or greater than the upper thresholds [225.5] (minimum 1 datapoint for OK -> ALARM transition)."
+        );
+        let data = reason_data(&decision, StateValue::Alarm, &criteria, &range, at(12, 1), 60, Source::Math);
+        assert_eq!(
+            data,
+            r#"{"version":"1.0","queryDate":"2025-01-15T12:01:00.000+0000","startDate":"2025-01-15T12:00:00.000+0000","period":60,"recentDatapoints":[239.0],"recentLowerThresholds":[100.0],"recentUpperThresholds":[225.5],"evaluatedDatapoints":[{"timestamp":"2025-01-15T12:00:00.000+0000","value":239.0,"lowerThreshold":100.0,"upperThreshold":225.5}]}"#
+        );
+        let range = [banded(150.0, at(12, 1)), banded(239.0, at(12, 0))];
+        let decision = decide(&range, &criteria);
+        assert_eq!(
+            reason(&decision, StateValue::Ok, &criteria),
+            "Thresholds Crossed: 1 out of the last 1 datapoints [150.0 (15/01/25 12:01:00)] was not less than the lower thresholds [100.0] or greater than the upper thresholds [225.5] (minimum 1 datapoint for ALARM -> OK transition)."
+        );
+        // One-sided: the item carries "threshold", only the used side is listed.
+        let upper = Criteria { comparison: Comparison::GreaterThanUpperThreshold, ..criteria };
+        let range = [banded(239.0, at(12, 0))];
+        let decision = decide(&range, &upper);
+        let data = reason_data(&decision, StateValue::Alarm, &upper, &range, at(12, 1), 60, Source::Math);
+        assert!(data.contains(r#""recentUpperThresholds":[225.5],"evaluatedDatapoints":[{"timestamp":"2025-01-15T12:00:00.000+0000","value":239.0,"threshold":225.5}]"#), "{data}");
+        assert!(!data.contains("recentLowerThresholds"));
+        // No band value: never breaching.
+        assert!(!Comparison::GreaterThanUpperThreshold.breaches(1e9, 0.0, None));
     }
 }

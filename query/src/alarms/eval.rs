@@ -71,13 +71,16 @@ pub async fn evaluate(store: &LogStore, metrics: &MetricsReadApi, due: &[Due], n
         let plan = plan(item);
         let buckets = match &plan.source {
             Source::Single { .. } => single_buckets(&samples, plan, item.end_ms),
-            Source::Math { queries, return_id } => {
+            Source::Math { queries, return_id, band_id } => {
                 let start = item.end_ms - plan.range_buckets() * plan.period_s * 1000;
                 match metrics.evaluate_queries(queries, start, item.end_ms, now_ms).await {
-                    Ok(values) => math_buckets(values.get(return_id), plan, item.end_ms),
+                    Ok(values) => {
+                        let band = band_id.as_ref().map(|id| values.get(id));
+                        math_buckets(values.get(return_id), band, plan, item.end_ms)
+                    }
                     Err(error) => {
                         tracing::warn!(alarm = %item.name, %error, "alarm expression failed; treated as no data");
-                        math_buckets(None, plan, item.end_ms)
+                        math_buckets(None, None, plan, item.end_ms)
                     }
                 }
             }
@@ -128,15 +131,17 @@ pub fn single_buckets(samples: &SampleSet, plan: &MetricPlan, end_ms: i64) -> Ve
             let point = bucket.value(stat).map(|value| {
                 let sample_count = bucket.value(&Stat::SampleCount).unwrap_or_default();
                 let low_sample = low_sample_percentile.is_some_and(|x| evaluate::low_sample(x, sample_count));
-                Point { value, sample_count, low_sample }
+                Point { value, sample_count, low_sample, band: None }
             });
             Bucket { timestamp_ms, point }
         })
         .collect()
 }
 
-/// The R buckets of a math alarm from its returned series, newest first.
-fn math_buckets(value: Option<&MValue>, plan: &MetricPlan, end_ms: i64) -> Vec<Bucket> {
+/// The R buckets of a math alarm from its returned series, newest first. A band alarm
+/// (`band`: the ANOMALY_DETECTION_BAND value, upper then lower) has a datapoint only where
+/// the band has a value too.
+fn math_buckets(value: Option<&MValue>, band: Option<Option<&MValue>>, plan: &MetricPlan, end_ms: i64) -> Vec<Bucket> {
     let step = plan.period_s * 1000;
     let count = plan.range_buckets();
     let start = end_ms - count * step;
@@ -149,11 +154,20 @@ fn math_buckets(value: Option<&MValue>, plan: &MetricPlan, end_ms: i64) -> Vec<B
         .rev()
         .map(|i| {
             let timestamp_ms = start + i * step;
-            let point = points.and_then(|p| p.get(&timestamp_ms)).filter(|v| v.is_finite()).map(|value| Point {
-                value: *value,
-                sample_count: 0.0,
-                low_sample: false,
-            });
+            let bounds = match band {
+                None => Some(None),
+                Some(Some(MValue::Array(sides))) if sides.len() == 2 => {
+                    match (sides[1].points.get(&timestamp_ms), sides[0].points.get(&timestamp_ms)) {
+                        (Some(lo), Some(up)) => Some(Some((*lo, *up))),
+                        _ => None,
+                    }
+                }
+                Some(_) => None,
+            };
+            let point = points
+                .and_then(|p| p.get(&timestamp_ms))
+                .filter(|v| v.is_finite() && bounds.is_some())
+                .map(|value| Point { value: *value, sample_count: 0.0, low_sample: false, band: bounds.flatten() });
             Bucket { timestamp_ms, point }
         })
         .collect()

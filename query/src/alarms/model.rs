@@ -16,7 +16,7 @@ use fluoro_proto::metrics::{SeriesKey, unit_index, valid_period};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::cw_metrics::math::Expr;
+use crate::cw_metrics::math::{ANOMALY_DETECTION_BAND, Expr};
 use crate::cw_metrics::{check_queries, parse_expression};
 
 pub const METRIC_ALARM: &str = "MetricAlarm";
@@ -277,7 +277,10 @@ pub enum Source {
     },
     Math {
         queries: Vec<Value>,
+        /// The series the alarm watches.
         return_id: String,
+        /// The ANOMALY_DETECTION_BAND query (ThresholdMetricId) of a band alarm.
+        band_id: Option<String>,
     },
 }
 
@@ -466,14 +469,34 @@ pub fn compile_metric(config: &Map<String, Value>, rule: PeriodRule, put_ms: i64
             )
         }
         Some(queries) => {
-            if band {
-                return Err(CwError::invalid_value("Anomaly detection alarms are not supported by fluoro"));
-            }
             check_queries(queries)?;
             let returning: Vec<&Value> = queries.iter().filter(|q| q["ReturnData"].as_bool() != Some(false)).collect();
-            if returning.len() != 1 {
-                return Err(CwError::validation("Exactly one element of the metrics list should return data."));
-            }
+            let band_id = match threshold_metric_id {
+                Some(id) => {
+                    let is_band = returning.iter().any(|q| {
+                        q["Id"] == id
+                            && matches!(q["Expression"].as_str().and_then(parse_expression),
+                                Some(Expr::Call { name, .. }) if name == ANOMALY_DETECTION_BAND)
+                    });
+                    if !is_band {
+                        return Err(CwError::invalid_value(format!(
+                            "ThresholdMetricId {id} must refer to an ANOMALY_DETECTION_BAND expression with ReturnData set to true."
+                        )));
+                    }
+                    if returning.len() != 2 {
+                        return Err(CwError::validation(
+                            "Exactly two elements of the metrics list should return data.",
+                        ));
+                    }
+                    Some(id.to_owned())
+                }
+                None if returning.len() != 1 => {
+                    return Err(CwError::validation("Exactly one element of the metrics list should return data."));
+                }
+                None => None,
+            };
+            let returning: Vec<&Value> =
+                returning.into_iter().filter(|q| q["Id"].as_str() != band_id.as_deref()).collect();
             let mut periods = Vec::new();
             for query in queries {
                 let id = query["Id"].as_str().unwrap_or_default();
@@ -509,7 +532,7 @@ pub fn compile_metric(config: &Map<String, Value>, rule: PeriodRule, put_ms: i64
             }
             let period = periods.first().copied().or_else(|| returning[0]["Period"].as_i64()).unwrap_or(60);
             let return_id = returning[0]["Id"].as_str().unwrap_or_default().to_owned();
-            (period, Source::Math { queries: queries.clone(), return_id })
+            (period, Source::Math { queries: queries.clone(), return_id, band_id })
         }
     };
     let limit = if period_s < 3600 { 86_400 } else { 604_800 };
@@ -523,8 +546,11 @@ pub fn compile_metric(config: &Map<String, Value>, rule: PeriodRule, put_ms: i64
     {
         return Err(CwError::invalid_value("DatapointsToAlarm must be less than or equal to EvaluationPeriods."));
     }
-    if band {
-        return Err(CwError::invalid_value("Anomaly detection alarms are not supported by fluoro"));
+    if band && !matches!(&source, Source::Math { band_id: Some(_), .. }) {
+        return Err(CwError::invalid_value(format!(
+            "ThresholdMetricId {} must refer to an ANOMALY_DETECTION_BAND expression with ReturnData set to true.",
+            threshold_metric_id.unwrap_or_default()
+        )));
     }
     let comparison = Comparison::parse(comparison_name).ok_or_else(|| {
         CwError::validation(format!("The value {comparison_name} for parameter ComparisonOperator is invalid."))

@@ -699,3 +699,71 @@ async fn unmapped_and_unsupported_actions_fail_in_history() {
         ]
     );
 }
+
+#[tokio::test]
+async fn v15_anomaly_band_alarm_and_the_band_in_get_metric_data() {
+    let rig = Rig::new(vec![]);
+    // 14 days of history at 12:00 and 12:01: median 170, spread 1.4826 × 10.
+    let mut points = Vec::new();
+    for d in 1..=14 {
+        for minute in [0, 1] {
+            points.push((at(12, minute, 0) - d * 86_400_000, 150.0 + (d % 5) as f64 * 10.0));
+        }
+    }
+    points.push((at(12, 0, 0), 239.0));
+    points.push((at(12, 1, 0), 150.0));
+    rig.put("Traffic", &points).await;
+    let metrics = json!([
+        {"Id": "m1", "ReturnData": true,
+         "MetricStat": {"Metric": {"Namespace": "App", "MetricName": "Traffic"}, "Period": 60, "Stat": "Average"}},
+        {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "ReturnData": true},
+    ]);
+    let input = json!({
+        "AlarmName": "traffic-band", "EvaluationPeriods": 1, "DatapointsToAlarm": 1,
+        "ComparisonOperator": "LessThanLowerOrGreaterThanUpperThreshold", "ThresholdMetricId": "ad1",
+        "Metrics": metrics,
+    });
+    rig.set_time(at(12, 1, 0));
+    rig.call("PutMetricAlarm", input.clone()).await.unwrap();
+    let alarm = rig.alarm("traffic-band").await;
+    assert_eq!(alarm["StateValue"], "ALARM");
+    let reason = alarm["StateReason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "Thresholds Crossed: 1 out of the last 1 datapoints [239.0 (15/01/25 12:00:00)] was less than the lower thresholds [140.3"
+        ),
+        "{reason}"
+    );
+    assert!(reason.contains("] or greater than the upper thresholds [199.6"), "{reason}");
+    let data: Value = serde_json::from_str(alarm["StateReasonData"].as_str().unwrap()).unwrap();
+    assert!(data.get("threshold").is_none() && data["recentUpperThresholds"].as_array().unwrap().len() == 1);
+    rig.tick(at(12, 2, 0)).await;
+    let (state, reason) = rig.state("traffic-band").await;
+    assert_eq!(state, "OK");
+    assert!(reason.contains("[150.0 (15/01/25 12:01:00)] was not less than the lower thresholds ["), "{reason}");
+
+    // GetMetricData: the band as two results of its id, upper first.
+    let api = MetricsReadApi::new(rig.store.clone(), "000000000000");
+    let request = json!({"StartTime": at(12, 0, 0) as f64 / 1000.0, "EndTime": at(12, 2, 0) as f64 / 1000.0,
+                         "MetricDataQueries": metrics, "ScanBy": "TimestampAscending"});
+    let out = api.handle("GetMetricData", &request, at(12, 2, 0)).await.unwrap().unwrap();
+    let results = out["MetricDataResults"].as_array().unwrap();
+    let ids: Vec<(&str, &str)> =
+        results.iter().map(|r| (r["Id"].as_str().unwrap(), r["Label"].as_str().unwrap())).collect();
+    assert_eq!(ids, [("m1", "Traffic"), ("ad1", "Traffic (expected)"), ("ad1", "Traffic (expected)")]);
+    let (upper, lower) = (results[1]["Values"][0].as_f64().unwrap(), results[2]["Values"][0].as_f64().unwrap());
+    assert!((upper - (170.0 + 2.0 * 14.826)).abs() < 1e-9 && (lower - (170.0 - 2.0 * 14.826)).abs() < 1e-9);
+
+    let mut wrong = input.clone();
+    wrong["ThresholdMetricId"] = json!("m1");
+    assert_eq!(
+        rig.call("PutMetricAlarm", wrong).await.unwrap_err().message,
+        "ThresholdMetricId m1 must refer to an ANOMALY_DETECTION_BAND expression with ReturnData set to true."
+    );
+    let mut three = input;
+    three["Metrics"].as_array_mut().unwrap().push(json!({"Id": "e2", "Expression": "m1 * 2"}));
+    assert_eq!(
+        rig.call("PutMetricAlarm", three).await.unwrap_err().message,
+        "Exactly two elements of the metrics list should return data."
+    );
+}

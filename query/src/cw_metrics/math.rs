@@ -70,8 +70,10 @@ pub enum BinOp {
 }
 
 const KEYWORDS: [&str; 8] = ["REPEAT", "LINEAR", "AVG", "MIN", "MAX", "SUM", "ASC", "DESC"];
-pub const UNSUPPORTED: [&str; 6] =
-    ["SERVICE_QUOTA", "INSIGHT_RULE_METRIC", "DB_PERF_INSIGHTS", "LAMBDA", "ANOMALY_DETECTION_BAND", "SELECT"];
+pub const UNSUPPORTED: [&str; 5] = ["SERVICE_QUOTA", "INSIGHT_RULE_METRIC", "DB_PERF_INSIGHTS", "LAMBDA", "SELECT"];
+pub const ANOMALY_DETECTION_BAND: &str = "ANOMALY_DETECTION_BAND";
+/// Days of history the anomaly model reads (spec §4.1).
+pub const BAND_HISTORY_DAYS: i64 = 14;
 
 // ---------------------------------------------------------------------------------------------
 // Lexer and parser
@@ -444,6 +446,33 @@ impl Expr {
 
 /// What an expression can see: the values of the other queries, the request's MetricStat ids
 /// in order, resolved SEARCH calls, and the grid.
+/// fluoro's anomaly model (spec §4.1): at each time of `grid`, the values at the same time of
+/// day on each of the previous 14 days; expected = their median, spread = 1.4826 × their median
+/// absolute deviation, floored at 1 % of |expected| and at 1e-9; (upper, lower) = expected ±
+/// `width` × spread. Fewer than 3 such values: no band at that time.
+pub fn anomaly_band(history: &Ts, grid: &[i64], width: f64) -> (BTreeMap<i64, f64>, BTreeMap<i64, f64>) {
+    const DAY_MS: i64 = 86_400_000;
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+    };
+    let (mut upper, mut lower) = (BTreeMap::new(), BTreeMap::new());
+    for &t in grid {
+        let mut values: Vec<f64> =
+            (1..=BAND_HISTORY_DAYS).filter_map(|d| history.points.get(&(t - d * DAY_MS)).copied()).collect();
+        if values.len() < 3 {
+            continue;
+        }
+        let expected = median(&mut values);
+        let mut deviations: Vec<f64> = values.iter().map(|v| (v - expected).abs()).collect();
+        let spread = (1.4826 * median(&mut deviations)).max(expected.abs() * 0.01).max(1e-9);
+        upper.insert(t, expected + width * spread);
+        lower.insert(t, expected - width * spread);
+    }
+    (upper, lower)
+}
+
 pub struct Env<'a> {
     pub values: &'a HashMap<String, MValue>,
     /// MetricStat query ids in request order (for `METRICS()`).
@@ -455,6 +484,8 @@ pub struct Env<'a> {
     pub now_ms: i64,
     /// The request's common period (seconds) for `TIME_SERIES`.
     pub default_period: i64,
+    /// MetricStat series over the 14 days before the range too, for ANOMALY_DETECTION_BAND.
+    pub histories: &'a HashMap<String, Ts>,
 }
 
 impl Env<'_> {
@@ -848,6 +879,25 @@ fn call(name: &str, args: &[Expr], index: usize, env: &Env<'_>) -> Result<MValue
             }
             MValue::Array(items)
         }
+        ANOMALY_DETECTION_BAND => {
+            arity(1, 2)?;
+            let Expr::Id(id) = &args[0] else {
+                return Err(format!("{name} takes the id of a MetricStat query as its first argument"));
+            };
+            let history = env
+                .histories
+                .get(id)
+                .ok_or_else(|| format!("{name} takes the id of a MetricStat query as its first argument"))?;
+            let width = match args.get(1).map(|a| eval(a, env)).transpose()? {
+                None => 2.0,
+                Some(MValue::Scalar(Some(k))) if k >= 0.0 => k,
+                Some(_) => return Err(format!("{name}: the band width must be a number of at least 0")),
+            };
+            let (upper, lower) = anomaly_band(history, &env.grid(history.period), width);
+            let label = format!("{} (expected)", history.label);
+            let make = |points| Ts { points, label: label.clone(), period: history.period, metric: None };
+            MValue::Array(vec![make(upper), make(lower)])
+        }
         "TIME_SERIES" => {
             arity(1, 1)?;
             let MValue::Scalar(value) = arg(0)? else { return Err(type_error(name)) };
@@ -979,6 +1029,7 @@ mod tests {
         let values: HashMap<String, MValue> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         let ids: Vec<String> = vars.iter().map(|(k, _)| k.to_string()).collect();
         let searches = HashMap::new();
+        let no_histories = HashMap::new();
         let env = Env {
             values: &values,
             metric_ids: &ids,
@@ -987,6 +1038,7 @@ mod tests {
             end_ms: T0 + 5 * 60_000,
             now_ms: T0 + 10 * 60_000,
             default_period: 60,
+            histories: &no_histories,
         };
         eval(&parse(expr)?, &env)
     }

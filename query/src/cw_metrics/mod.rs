@@ -205,8 +205,10 @@ impl MetricsReadApi {
                     results.push((id, label, ordered(ts, descending), forbidden));
                 }
                 Some(MValue::Array(items)) => {
+                    let band = matches!(plan.expressions.get(&id), Some(Expr::Call { name, .. }) if name == math::ANOMALY_DETECTION_BAND);
                     for ts in items {
                         let label = match (dynamic, given_label) {
+                            (None, Some(l)) if band => l.to_owned(),
                             (Some(l), _) => labels::expand(l, &ts.label, ts, &timezone),
                             (None, Some(l)) => format!("{l} {}", ts.label),
                             (None, None) => ts.label.clone(),
@@ -322,6 +324,36 @@ impl MetricsReadApi {
             }
             resolved.insert(id.clone(), by_index);
         }
+        // ANOMALY_DETECTION_BAND reads its metric over the 14 days before the range too.
+        let mut histories: HashMap<String, Ts> = HashMap::new();
+        let band_ids: HashSet<String> = plan
+            .expressions()
+            .flat_map(|(_, expr, _)| {
+                let mut calls = Vec::new();
+                expr.calls(&mut calls);
+                calls
+                    .into_iter()
+                    .filter(|(_, name, _)| *name == math::ANOMALY_DETECTION_BAND)
+                    .filter_map(|(_, _, args)| match args.first() {
+                        Some(Expr::Id(id)) => Some(id.clone()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .filter(|id| plan.stats.contains_key(id.as_str()))
+            .collect();
+        if !band_ids.is_empty() {
+            let from = start_ms - math::BAND_HISTORY_DAYS * DAY_MS;
+            let ids: Vec<u64> = band_ids.iter().map(|id| plan.stats[id.as_str()].key.id()).collect();
+            let history = fetch::fetch(&self.store, &ids, from, end_ms, now_ms).await?;
+            for id in band_ids {
+                let stat = &plan.stats[id.as_str()];
+                let mut ts =
+                    series(horizons, &history, &stat.key, &stat.stat, stat.unit, stat.period, from, end_ms, now_ms);
+                ts.label = stat.label.clone();
+                histories.insert(id, ts);
+            }
+        }
         let no_searches = HashMap::new();
         for id in plan.evaluation_order()? {
             let expr = &plan.expressions[&id];
@@ -333,6 +365,7 @@ impl MetricsReadApi {
                 end_ms,
                 now_ms,
                 default_period,
+                histories: &histories,
             };
             let value = math::eval(expr, &env).map_err(|detail| expression_error(&id, &detail))?;
             if matches!(value, MValue::Scalar(_)) {
