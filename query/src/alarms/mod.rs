@@ -37,6 +37,8 @@ use crate::cw_metrics::MetricsReadApi;
 const ALARM_DOCS: &str = "alarm";
 const HISTORY_DOCS: &str = "alarm-history";
 const OUTBOX_DOCS: &str = "alarm-outbox";
+/// Deliveries posted at once.
+const MAX_IN_FLIGHT: usize = 256;
 
 pub use fluoro_proto::logs::Clock;
 
@@ -181,7 +183,9 @@ impl Alarms {
                 inner.history.insert(key, item);
             }
         }
-        inner.history_seq = inner.history.len() as u64;
+        // Keys are `<timestamp>-<seq>`: continue after the largest seq stored.
+        inner.history_seq =
+            inner.history.keys().filter_map(|k| k.rsplit('-').next()?.parse::<u64>().ok()).max().unwrap_or(0);
         for (id, bytes) in catalog.docs(OUTBOX_DOCS).map_err(storage)? {
             if let Ok(delivery) = serde_json::from_slice(&bytes) {
                 inner.outbox.insert(id, delivery);
@@ -724,7 +728,7 @@ impl Alarms {
                 .outbox
                 .values()
                 .filter(|d| d.next_ms <= now_ms && !inner.in_flight.contains(&d.id))
-                .take(256)
+                .take(MAX_IN_FLIGHT.saturating_sub(inner.in_flight.len()))
                 .cloned()
                 .collect();
             inner.in_flight.extend(due.iter().map(|d| d.id.clone()));
