@@ -151,14 +151,7 @@ impl Alarms {
         changes.alarms.insert(name.to_owned());
         self.add_history(
             inner,
-            HistoryItem {
-                alarm_name: name.to_owned(),
-                alarm_type,
-                timestamp_ms: now_ms,
-                item_type: "ConfigurationUpdate".into(),
-                summary: item.0,
-                data: item.1.to_string(),
-            },
+            HistoryItem::new(name, &alarm_type, now_ms, "ConfigurationUpdate", item.0, item.1.to_string()),
             changes,
         );
     }
@@ -498,14 +491,14 @@ impl Alarms {
             let data = json!({"version": "1.0", "type": "Delete", "deletedAlarm": entry.alarm.history_config()});
             self.add_history(
                 &mut inner,
-                HistoryItem {
-                    alarm_name: name.clone(),
-                    alarm_type: entry.alarm.kind().to_owned(),
-                    timestamp_ms: now_ms,
-                    item_type: "ConfigurationUpdate".into(),
-                    summary: format!("Alarm \"{name}\" deleted"),
-                    data: data.to_string(),
-                },
+                HistoryItem::new(
+                    &name,
+                    entry.alarm.kind(),
+                    now_ms,
+                    "ConfigurationUpdate",
+                    format!("Alarm \"{name}\" deleted"),
+                    data.to_string(),
+                ),
                 &mut changes,
             );
         }
@@ -535,14 +528,14 @@ impl Alarms {
                 json!({"version": "1.0", "type": "Update", "updatedAlarm": after, "originalUpdatedFields": original});
             self.add_history(
                 &mut inner,
-                HistoryItem {
-                    alarm_name: name.clone(),
-                    alarm_type,
-                    timestamp_ms: now_ms,
-                    item_type: "ConfigurationUpdate".into(),
-                    summary: format!("Alarm \"{name}\" updated"),
-                    data: data.to_string(),
-                },
+                HistoryItem::new(
+                    &name,
+                    &alarm_type,
+                    now_ms,
+                    "ConfigurationUpdate",
+                    format!("Alarm \"{name}\" updated"),
+                    data.to_string(),
+                ),
                 &mut changes,
             );
         }

@@ -90,6 +90,26 @@ pub struct HistoryItem {
     pub data: String,
 }
 
+impl HistoryItem {
+    fn new(
+        alarm_name: &str,
+        alarm_type: &str,
+        timestamp_ms: i64,
+        item_type: &str,
+        summary: String,
+        data: String,
+    ) -> Self {
+        Self {
+            alarm_name: alarm_name.to_owned(),
+            alarm_type: alarm_type.to_owned(),
+            timestamp_ms,
+            item_type: item_type.to_owned(),
+            summary,
+            data,
+        }
+    }
+}
+
 struct Entry {
     alarm: Alarm,
     compiled: Arc<Compiled>,
@@ -453,19 +473,9 @@ impl Alarms {
         };
         let is_held = held.is_some();
         entry.alarm.state.held = held;
+        let summary = format!("Alarm updated from {} to {}", old.value.as_str(), value.as_str());
         changes.alarms.insert(name.to_owned());
-        self.add_history(
-            inner,
-            HistoryItem {
-                alarm_name: name.to_owned(),
-                alarm_type,
-                timestamp_ms: now_ms,
-                item_type: "StateUpdate".into(),
-                summary: format!("Alarm updated from {} to {}", old.value.as_str(), value.as_str()),
-                data,
-            },
-            changes,
-        );
+        self.add_history(inner, HistoryItem::new(name, &alarm_type, now_ms, "StateUpdate", summary, data), changes);
         if enabled && !is_held {
             self.enqueue(inner, name, &old, now_ms, changes);
         }
@@ -584,14 +594,7 @@ impl Alarms {
         if let Err(detail) = result {
             data["error"] = json!(detail);
         }
-        let item = HistoryItem {
-            alarm_name: alarm.name.clone(),
-            alarm_type: alarm.kind().to_owned(),
-            timestamp_ms: now_ms,
-            item_type: "Action".into(),
-            summary,
-            data: data.to_string(),
-        };
+        let item = HistoryItem::new(&alarm.name, alarm.kind(), now_ms, "Action", summary, data.to_string());
         self.add_history(inner, item, changes);
     }
 

@@ -205,14 +205,7 @@ impl Alarm {
             let value = if key.ends_with("Timestamp") {
                 json!(json_time((as_f64(&value).unwrap_or_default() * 1000.0).round() as i64))
             } else if key == "Dimensions" {
-                json!(
-                    value
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|d| json!({"value": d["Value"], "name": d["Name"]}))
-                        .collect::<Vec<_>>()
-                )
+                super::notify::lower_dimensions(&value)
             } else {
                 value
             };

@@ -137,7 +137,8 @@ fn upper_statistic(statistic: &str) -> String {
     }
 }
 
-fn lower_dimensions(value: &Value) -> Value {
+/// Dimensions as alarm JSON writes them: `[{"value", "name"}]`.
+pub(super) fn lower_dimensions(value: &Value) -> Value {
     json!(
         value
             .as_array()
