@@ -295,7 +295,7 @@ impl Alarms {
             let keep = match &related {
                 Some(set) => set.contains(name),
                 None => {
-                    (names.is_empty() && input.get("AlarmNames").is_none() || names.contains(name))
+                    (input.get("AlarmNames").is_none() || names.contains(name))
                         && prefix.is_none_or(|p| name.starts_with(p))
                         && types.iter().any(|t| t == alarm.kind())
                         && state.is_none_or(|s| s == alarm.state.value.as_str())

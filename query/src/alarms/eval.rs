@@ -2,7 +2,7 @@
 //! deciding them. Single-metric alarms due in one round share one scan; metric math runs per
 //! alarm through the GetMetricData evaluator.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use fluoro_proto::alarms::StateValue;
@@ -33,6 +33,12 @@ pub struct Outcome {
     pub reason_data: Option<String>,
 }
 
+/// `[E − R·P, E)`, the evaluation range.
+fn range(due: &Due) -> (i64, i64) {
+    let plan = plan(due);
+    (due.end_ms - plan.range_buckets() * plan.period_s * 1000, due.end_ms)
+}
+
 fn plan(due: &Due) -> &MetricPlan {
     match due.compiled.as_ref() {
         Compiled::Metric(plan) => plan,
@@ -43,37 +49,37 @@ fn plan(due: &Due) -> &MetricPlan {
 /// Evaluates `due` at `now_ms`; outcomes that keep the state are left out.
 pub async fn evaluate(store: &LogStore, metrics: &MetricsReadApi, due: &[Due], now_ms: i64) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
-    // One read for every single-metric alarm.
-    let singles: Vec<&Due> = due.iter().filter(|d| matches!(plan(d).source, Source::Single { .. })).collect();
-    let samples = if singles.is_empty() {
-        SampleSet::default()
-    } else {
-        let ids: Vec<u64> = singles
-            .iter()
-            .filter_map(|d| match &plan(d).source {
-                Source::Single { key, .. } => Some(key.id()),
-                Source::Math { .. } => None,
-            })
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let start = singles.iter().map(|d| d.end_ms - plan(d).range_buckets() * plan(d).period_s * 1000).min();
-        let end = singles.iter().map(|d| d.end_ms).max();
-        match fetch::fetch(store, &ids, start.unwrap_or_default(), end.unwrap_or_default(), now_ms).await {
-            Ok(samples) => samples,
+    // One read per evaluation range for all single-metric alarms sharing it (usually one for
+    // the whole round), so a long-period alarm does not widen everybody's read.
+    let mut ranges: BTreeMap<(i64, i64), HashSet<u64>> = BTreeMap::new();
+    for item in due {
+        if let Source::Single { key, .. } = &plan(item).source {
+            ranges.entry(range(item)).or_default().insert(key.id());
+        }
+    }
+    let mut sets: HashMap<(i64, i64), SampleSet> = HashMap::new();
+    for ((start, end), ids) in ranges {
+        let ids: Vec<u64> = ids.into_iter().collect();
+        match fetch::fetch(store, &ids, start, end, now_ms).await {
+            Ok(samples) => {
+                sets.insert((start, end), samples);
+            }
             Err(error) => {
                 tracing::warn!(%error, "alarm evaluation read failed; the round is skipped");
                 return outcomes;
             }
         }
-    };
+    }
     for item in due {
         let plan = plan(item);
         let buckets = match &plan.source {
-            Source::Single { .. } => single_buckets(&samples, plan, item.end_ms),
+            Source::Single { .. } => match sets.get(&range(item)) {
+                Some(samples) => single_buckets(samples, plan, item.end_ms),
+                None => continue,
+            },
             Source::Math { queries, return_id, band_id } => {
-                let start = item.end_ms - plan.range_buckets() * plan.period_s * 1000;
-                match metrics.evaluate_queries(queries, start, item.end_ms, now_ms).await {
+                let (start, end) = range(item);
+                match metrics.evaluate_queries(queries, start, end, now_ms).await {
                     Ok(values) => {
                         let band = band_id.as_ref().map(|id| values.get(id));
                         math_buckets(values.get(return_id), band, plan, item.end_ms)

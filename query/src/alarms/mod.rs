@@ -465,7 +465,7 @@ impl Alarms {
         let held = match (value, suppressor, suppressor_state) {
             (StateValue::Alarm, Some((_, rule)), Some(s)) if enabled && !entry.alarm.actions(value).is_empty() => {
                 match rule.on_alarm(s, now_ms) {
-                    Held::Suppressed(suppression) => Some(HeldActions::new(suppression, old.value)),
+                    Held::Suppressed(suppression) => Some(HeldActions::new(suppression, &old)),
                     Held::Release | Held::Nothing => None,
                 }
             }
@@ -509,24 +509,24 @@ impl Alarms {
         let (account, region) = (&self.settings.account_id, &self.settings.region);
         for arn in alarm.actions(alarm.state.value) {
             // SNS deliveries wrap the message in an envelope with a subject; Lambda ones post it.
-            let (message, subject) = match notify::action(&arn) {
-                Action::Sns { .. } => {
-                    (notify::sns_message(&alarm, &transition, account, region), Some(notify::subject(&alarm, region)))
+            let (message, subject, wanted) = match notify::action(&arn) {
+                Action::Sns { topic } => (
+                    notify::sns_message(&alarm, &transition, account, region),
+                    Some(notify::subject(&alarm, region)),
+                    topic.to_owned(),
+                ),
+                Action::Lambda { function } => {
+                    (notify::lambda_event(&alarm, &transition, account, region), None, function.to_owned())
                 }
-                Action::Lambda { .. } => (notify::lambda_event(&alarm, &transition, account, region), None),
                 Action::Unsupported => {
                     let message = notify::sns_message(&alarm, &transition, account, region);
                     let unsupported = Err("action type not supported by fluoro");
-                    self.action_item(inner, &alarm, &arn, now_ms, &message, unsupported, now_ms, changes);
+                    let item = action_item(&alarm.name, alarm.kind(), &arn, now_ms, &message, unsupported, now_ms);
+                    self.add_history(inner, item, changes);
                     continue;
                 }
             };
             let topic = subject.as_ref().map(|_| arn.clone());
-            let wanted = match notify::action(&arn) {
-                Action::Sns { topic } => topic.to_owned(),
-                Action::Lambda { function } => function.to_owned(),
-                Action::Unsupported => unreachable!("handled above"),
-            };
             let targets: Vec<&NotifyTarget> = self
                 .settings
                 .targets
@@ -539,7 +539,8 @@ impl Alarms {
                 } else {
                     "no target configured for function"
                 };
-                self.action_item(inner, &alarm, &arn, now_ms, &message, Err(detail), now_ms, changes);
+                let item = action_item(&alarm.name, alarm.kind(), &arn, now_ms, &message, Err(detail), now_ms);
+                self.add_history(inner, item, changes);
                 continue;
             }
             for target in targets {
@@ -568,36 +569,6 @@ impl Alarms {
         }
     }
 
-    /// An Action history item (§3.7).
-    #[allow(clippy::too_many_arguments)]
-    fn action_item(
-        &self,
-        inner: &mut Inner,
-        alarm: &Alarm,
-        arn: &str,
-        transition_ms: i64,
-        message: &str,
-        result: Result<(), &str>,
-        now_ms: i64,
-        changes: &mut Changes,
-    ) {
-        let (summary, mut data) = match result {
-            Ok(()) => (format!("Successfully executed action {arn}"), json!({"actionState": "Succeeded"})),
-            Err(detail) => (
-                format!("Failed to execute action {arn}. Received error: \"{detail}\""),
-                json!({"actionState": "Failed"}),
-            ),
-        };
-        data["stateUpdateTimestamp"] = json!(transition_ms);
-        data["notificationResource"] = json!(arn);
-        data["publishedMessage"] = json!(message);
-        if let Err(detail) = result {
-            data["error"] = json!(detail);
-        }
-        let item = HistoryItem::new(&alarm.name, alarm.kind(), now_ms, "Action", summary, data.to_string());
-        self.add_history(inner, item, changes);
-    }
-
     /// Composites reached by the changed alarms in `wave`, breadth first; each composite is
     /// evaluated at most once per wave (a cycle stops there).
     fn propagate(&self, inner: &mut Inner, mut wave: VecDeque<String>, now_ms: i64, changes: &mut Changes) {
@@ -614,8 +585,9 @@ impl Alarms {
                 {
                     match rule.on_suppressor(held.suppression(), child_state, now_ms) {
                         Held::Suppressed(s) => {
-                            let entry = inner.alarms.get_mut(&parent).expect("present");
-                            entry.alarm.state.held = Some(HeldActions::new(s, held.old_state));
+                            let mut held = held;
+                            held.set(s);
+                            inner.alarms.get_mut(&parent).expect("present").alarm.state.held = Some(held);
                             changes.alarms.insert(parent.clone());
                         }
                         Held::Release => self.release(inner, &parent, now_ms, changes),
@@ -691,15 +663,7 @@ impl Alarms {
         if entry.alarm.state.value != StateValue::Alarm || !entry.alarm.actions_enabled() {
             return;
         }
-        let old = model::State {
-            value: held.old_state,
-            reason: String::new(),
-            reason_data: None,
-            updated_ms: entry.alarm.state.transitioned_ms,
-            transitioned_ms: entry.alarm.state.transitioned_ms,
-            held: None,
-        };
-        self.enqueue(inner, name, &old, now_ms, changes);
+        self.enqueue(inner, name, &held.old(), now_ms, changes);
     }
 
     /// Held actions whose WaitPeriod or ExtensionPeriod ended.
@@ -753,34 +717,17 @@ impl Alarms {
         inner.in_flight.remove(id);
         let Some(mut delivery) = inner.outbox.get(id).cloned() else { return };
         let mut changes = Changes::default();
-        let alarm = inner.alarms.get(&delivery.alarm_name).map(|e| e.alarm.clone()).unwrap_or_else(|| Alarm {
-            name: delivery.alarm_name.clone(),
-            arn: self.arn(&delivery.alarm_name),
-            composite: delivery.alarm_type == model::COMPOSITE_ALARM,
-            config: Default::default(),
-            configuration_updated_ms: 0,
-            put_ms: 0,
-            state: model::State {
-                value: StateValue::InsufficientData,
-                reason: String::new(),
-                reason_data: None,
-                updated_ms: 0,
-                transitioned_ms: 0,
-                held: None,
-            },
-            tags: Default::default(),
-        });
         let outcome = result.as_ref().map(|_| ()).map_err(String::as_str);
-        self.action_item(
-            &mut inner,
-            &alarm,
+        let item = action_item(
+            &delivery.alarm_name,
+            &delivery.alarm_type,
             &delivery.action,
             delivery.transition_ms,
             &delivery.message,
             outcome,
             now_ms,
-            &mut changes,
         );
+        self.add_history(&mut inner, item, &mut changes);
         delivery.attempts += 1;
         let give_up = now_ms - delivery.created_ms >= self.settings.give_up_after.as_millis() as i64;
         if result.is_ok() || give_up {
@@ -801,6 +748,31 @@ impl Alarms {
     pub fn pending_deliveries(&self) -> usize {
         self.inner.lock().outbox.len()
     }
+}
+
+/// An Action history item (§3.7) for one attempt of the action `arn`.
+fn action_item(
+    alarm_name: &str,
+    alarm_type: &str,
+    arn: &str,
+    transition_ms: i64,
+    message: &str,
+    result: Result<(), &str>,
+    now_ms: i64,
+) -> HistoryItem {
+    let (summary, mut data) = match result {
+        Ok(()) => (format!("Successfully executed action {arn}"), json!({"actionState": "Succeeded"})),
+        Err(detail) => {
+            (format!("Failed to execute action {arn}. Received error: \"{detail}\""), json!({"actionState": "Failed"}))
+        }
+    };
+    data["stateUpdateTimestamp"] = json!(transition_ms);
+    data["notificationResource"] = json!(arn);
+    data["publishedMessage"] = json!(message);
+    if let Err(detail) = result {
+        data["error"] = json!(detail);
+    }
+    HistoryItem::new(alarm_name, alarm_type, now_ms, "Action", summary, data.to_string())
 }
 
 /// The native API for the UI:

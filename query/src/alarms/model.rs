@@ -55,21 +55,53 @@ pub struct State {
     pub held: Option<HeldActions>,
 }
 
-/// Held AlarmActions: why, and the transition they belong to.
+/// Held AlarmActions: why, and the state the transition left (their message tells of it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeldActions {
     pub by: String,
     pub until_ms: Option<i64>,
     pub old_state: StateValue,
+    #[serde(default)]
+    pub old_reason: String,
+    #[serde(default)]
+    pub old_reason_data: Option<String>,
+    #[serde(default)]
+    pub old_transitioned_ms: i64,
 }
 
 impl HeldActions {
-    pub fn new(suppression: Suppression, old_state: StateValue) -> Self {
-        let until_ms = match suppression {
+    pub fn new(suppression: Suppression, old: &State) -> Self {
+        let mut held = Self {
+            by: String::new(),
+            until_ms: None,
+            old_state: old.value,
+            old_reason: old.reason.clone(),
+            old_reason_data: old.reason_data.clone(),
+            old_transitioned_ms: old.transitioned_ms,
+        };
+        held.set(suppression);
+        held
+    }
+
+    /// Held for another reason; the transition stays.
+    pub fn set(&mut self, suppression: Suppression) {
+        self.by = suppression.by().to_owned();
+        self.until_ms = match suppression {
             Suppression::WaitPeriod { until_ms } | Suppression::ExtensionPeriod { until_ms } => Some(until_ms),
             Suppression::Alarm => None,
         };
-        Self { by: suppression.by().to_owned(), until_ms, old_state }
+    }
+
+    /// The state the held transition left.
+    pub fn old(&self) -> State {
+        State {
+            value: self.old_state,
+            reason: self.old_reason.clone(),
+            reason_data: self.old_reason_data.clone(),
+            updated_ms: self.old_transitioned_ms,
+            transitioned_ms: self.old_transitioned_ms,
+            held: None,
+        }
     }
 
     pub fn suppression(&self) -> Suppression {

@@ -198,7 +198,9 @@ pub fn sns_message(alarm: &Alarm, transition: &Transition<'_>, account: &str, re
         trigger.insert("Unit".into(), optional("Unit"));
         trigger.insert("Dimensions".into(), lower_dimensions(config.get("Dimensions").unwrap_or(&Value::Null)));
     }
-    trigger.insert("Period".into(), optional("Period"));
+    if let Some(period) = config.get("Period") {
+        trigger.insert("Period".into(), period.clone());
+    }
     trigger.insert("EvaluationPeriods".into(), optional("EvaluationPeriods"));
     if let Some(m) = config.get("DatapointsToAlarm") {
         trigger.insert("DatapointsToAlarm".into(), m.clone());
@@ -225,9 +227,6 @@ pub fn sns_message(alarm: &Alarm, transition: &Transition<'_>, account: &str, re
             })
             .collect();
         trigger.insert("Metrics".into(), json!(metrics));
-    }
-    if config.get("Period").is_none() {
-        trigger.shift_remove("Period");
     }
     out.insert("Trigger".into(), Value::Object(trigger));
     Value::Object(out).to_string()
