@@ -5,6 +5,7 @@ pub mod alarms;
 pub mod aws_error;
 pub mod aws_json;
 pub mod cloudwatch;
+pub mod correlation;
 pub mod emf;
 pub mod fields;
 pub mod filter;

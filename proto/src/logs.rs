@@ -31,11 +31,15 @@ pub mod columns {
     pub const INGESTION_TIME: &str = "ingestion_time";
     pub const SEQ: &str = "seq";
     pub const MESSAGE: &str = "message";
+    pub const TRACE_ID: &str = "trace_id";
+    pub const SPAN_ID: &str = "span_id";
 }
 
 /// One row per event. Groups and streams are numeric ids assigned by the catalog, so a deleted
 /// and re-created group never sees its predecessor's data. `seq` is the global ingestion
-/// sequence number: unique per event, increasing in acknowledgement order.
+/// sequence number: unique per event, increasing in acknowledgement order. `trace_id` (16
+/// bytes) and `span_id` are the trace the message names (`crate::correlation::extract`), null
+/// when it names none; files written before they existed read them as null.
 pub static LOG_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new(columns::GROUP_ID, DataType::UInt64, false),
@@ -44,6 +48,8 @@ pub static LOG_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(columns::INGESTION_TIME, DataType::Int64, false),
         Field::new(columns::SEQ, DataType::UInt64, false),
         Field::new(columns::MESSAGE, DataType::Utf8, false),
+        Field::new(columns::TRACE_ID, DataType::FixedSizeBinary(16), true),
+        Field::new(columns::SPAN_ID, DataType::UInt64, true),
     ]))
 });
 

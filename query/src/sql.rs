@@ -3,7 +3,11 @@
 //! session statements are refused.
 //!
 //! Columns: `log_group`, `log_stream`, `timestamp` and `ingestion_time` (millisecond
-//! timestamps, UTC), `message`.
+//! timestamps, UTC), `message`; the trace the event belongs to as `trace_id` (32 hex),
+//! `xray_trace_id` (`1-…-…`) and `span_id` (16 hex); and the OpenTelemetry fields of events
+//! that came in over OTLP (their message is the record as JSON): `body` (text),
+//! `severity_text`, `severity_number`, `attributes`, `resource_attributes` (JSON objects as
+//! text) and `scope_name`. Computed columns cost nothing unless a query names them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +44,34 @@ pub struct SqlScope {
 
 fn column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
+}
+
+/// The trace id column as X-Ray text or 32 hex.
+fn trace_text(xray: bool) -> Expr {
+    InsightsUdf::call(
+        "insights_trace_text",
+        format!("{xray}"),
+        Op::TraceText { xray },
+        DataType::Utf8,
+        vec![column(columns::TRACE_ID)],
+    )
+}
+
+/// A member of an OTLP record's JSON message: its text (strings unquoted) or its JSON.
+fn otel_member(path: &[&str], text: bool) -> Expr {
+    let path: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+    let json = InsightsUdf::call(
+        "insights_json_get",
+        format!("{path:?}"),
+        Op::JsonGet(path),
+        DataType::Utf8,
+        vec![column(columns::MESSAGE)],
+    );
+    if text {
+        InsightsUdf::call("insights_json_text", String::new(), Op::JsonText, DataType::Utf8, vec![json])
+    } else {
+        json
+    }
 }
 
 /// The `logs` view over `groups`: time range and retention applied, names resolved.
@@ -92,6 +124,22 @@ fn logs_view(
             cast_expr(column(columns::INGESTION_TIME), DataType::Timestamp(TimeUnit::Millisecond, None))
                 .alias("ingestion_time"),
             column(columns::MESSAGE).alias("message"),
+            trace_text(true).alias("xray_trace_id"),
+            trace_text(false).alias("trace_id"),
+            InsightsUdf::call(
+                "insights_span_text",
+                String::new(),
+                Op::SpanText,
+                DataType::Utf8,
+                vec![column(columns::SPAN_ID)],
+            )
+            .alias("span_id"),
+            otel_member(&["body"], true).alias("body"),
+            otel_member(&["severityText"], true).alias("severity_text"),
+            cast_expr(otel_member(&["severityNumber"], true), DataType::Int64).alias("severity_number"),
+            otel_member(&["attributes"], false).alias("attributes"),
+            otel_member(&["resource", "attributes"], false).alias("resource_attributes"),
+            otel_member(&["scope", "name"], true).alias("scope_name"),
         ])?
         .build()?;
     Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))

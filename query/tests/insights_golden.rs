@@ -90,25 +90,25 @@ async fn fixture(flush: bool) -> Fixture {
         let s = store.catalog().create_stream("/app/api", stream, NOW).unwrap();
         let events: Vec<_> = A.iter().filter(|(st, _, _)| *st == stream).collect();
         store
-            .append(PreparedBatch {
-                group_id: a.id,
-                stream_id: s.id,
-                ingestion_time: NOW,
-                timestamps: events.iter().map(|e| e.1).collect(),
-                messages: events.iter().map(|e| Some(e.2.to_owned())).collect(),
-            })
+            .append(PreparedBatch::new(
+                a.id,
+                s.id,
+                NOW,
+                events.iter().map(|e| e.1).collect(),
+                events.iter().map(|e| Some(e.2.to_owned())).collect(),
+            ))
             .await
             .unwrap();
     }
     let s = store.catalog().create_stream("/aws/lambda/checkout", B_STREAM, NOW).unwrap();
     store
-        .append(PreparedBatch {
-            group_id: b.id,
-            stream_id: s.id,
-            ingestion_time: NOW,
-            timestamps: B.iter().map(|e| e.0).collect(),
-            messages: B.iter().map(|e| Some(e.1.to_owned())).collect(),
-        })
+        .append(PreparedBatch::new(
+            b.id,
+            s.id,
+            NOW,
+            B.iter().map(|e| e.0).collect(),
+            B.iter().map(|e| Some(e.1.to_owned())).collect(),
+        ))
         .await
         .unwrap();
     if flush {

@@ -82,6 +82,12 @@ pub struct FileMeta {
     /// Trace files: the term index over the documents, if one was written.
     #[serde(default)]
     pub text_index_path: Option<String>,
+    /// Log files: rows with a trace id, and the Bloom filter of those ids (written when there
+    /// is at least one). Files written before the trace columns existed say 0.
+    #[serde(default)]
+    pub trace_rows: u64,
+    #[serde(default)]
+    pub trace_bloom_path: Option<String>,
 }
 
 /// One document change of [`Catalog::write_docs`]: kind, id, new bytes (`None` deletes).
@@ -760,6 +766,8 @@ mod tests {
                 row_groups: vec![1],
                 index_path: None,
                 text_index_path: None,
+                trace_rows: 0,
+                trace_bloom_path: None,
             };
             let span_file = FileMeta { path: "traces/x.parquet".into(), groups: Vec::new(), ..file.clone() };
             catalog.commit_flush(Some(file), Some(span_file), None, 4).unwrap();

@@ -15,6 +15,47 @@ use fluoro_proto::logs::{LOG_SCHEMA, columns};
 
 use crate::catalog::FileMeta;
 
+/// The Bloom filter of the trace ids of sorted log events.
+fn trace_bloom(sorted: &RecordBatch) -> crate::bloom::TraceBloom {
+    let ids = sorted.column_by_name(columns::TRACE_ID).expect("column").as_fixed_size_binary();
+    let mut distinct: Vec<&[u8]> = ids.iter().flatten().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut bloom = crate::bloom::TraceBloom::with_capacity(distinct.len());
+    for id in distinct {
+        bloom.insert(id.try_into().expect("16 bytes"));
+    }
+    bloom
+}
+
+/// A batch of log events read from a file written before the trace columns existed, with
+/// them added (read from the messages, as at ingest).
+pub(crate) fn with_link_columns(batch: RecordBatch) -> Result<RecordBatch, ParquetError> {
+    use datafusion::arrow::array::{FixedSizeBinaryBuilder, UInt64Array};
+    if batch.schema().column_with_name(columns::TRACE_ID).is_some() {
+        return Ok(batch);
+    }
+    let messages = batch.column_by_name(columns::MESSAGE).expect("column").as_string::<i32>();
+    let mut traces = FixedSizeBinaryBuilder::with_capacity(messages.len(), 16);
+    let mut spans = Vec::with_capacity(messages.len());
+    for message in messages.iter() {
+        match message.and_then(fluoro_proto::correlation::extract) {
+            Some(link) => {
+                traces.append_value(link.trace_id.0)?;
+                spans.push(link.span_id);
+            }
+            None => {
+                traces.append_null();
+                spans.push(None);
+            }
+        }
+    }
+    let mut columns = batch.columns().to_vec();
+    columns.push(std::sync::Arc::new(traces.finish()));
+    columns.push(std::sync::Arc::new(UInt64Array::from(spans)));
+    Ok(RecordBatch::try_new(LOG_SCHEMA.clone(), columns)?)
+}
+
 /// Sorts `batches` into canonical file order.
 pub(crate) fn sort_batches(batches: &[RecordBatch]) -> Result<RecordBatch, ParquetError> {
     let all = concat_batches(&LOG_SCHEMA, batches)?;
@@ -80,6 +121,10 @@ fn describe(sorted: &RecordBatch, size_bytes: u64) -> FileMeta {
         row_groups: Vec::new(),
         index_path: None,
         text_index_path: None,
+        trace_rows: (sorted.num_rows()
+            - sorted.column_by_name(columns::TRACE_ID).map_or(sorted.num_rows(), |c| c.null_count()))
+            as u64,
+        trace_bloom_path: None,
     }
 }
 
@@ -99,16 +144,22 @@ pub(crate) async fn write_file(
     path: String,
 ) -> Result<FileMeta, crate::log_store::StoreError> {
     use object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
-    let (bytes, index, mut meta) = tokio::task::spawn_blocking(move || {
+    let (bytes, index, bloom, mut meta) = tokio::task::spawn_blocking(move || {
         let sorted = sort_batches(&batches)?;
         let (bytes, meta) = encode_parquet(&sorted, row_group_rows)?;
         // An index that cannot be built only costs speed: the file is scanned instead.
         let index =
             crate::index::build(&sorted).inspect_err(|error| tracing::warn!(%error, "term index not built")).ok();
-        Ok::<_, ParquetError>((bytes, index, meta))
+        let bloom = (meta.trace_rows > 0).then(|| trace_bloom(&sorted).to_bytes());
+        Ok::<_, ParquetError>((bytes, index, bloom, meta))
     })
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))??;
+    if let Some(bloom) = bloom {
+        let bloom_path = format!("{path}.bloom");
+        objects.put(&ObjectPath::from(bloom_path.as_str()), PutPayload::from(bloom)).await?;
+        meta.trace_bloom_path = Some(bloom_path);
+    }
     if let Some(index) = index {
         let index_path = format!("{path}.idx");
         objects.put(&ObjectPath::from(index_path.as_str()), PutPayload::from(index)).await?;
@@ -188,6 +239,8 @@ pub(crate) fn encode_span_parquet(
         row_groups: parquet_meta.row_groups().iter().map(|rg| rg.num_rows() as u64).collect(),
         index_path: None,
         text_index_path: None,
+        trace_rows: 0,
+        trace_bloom_path: None,
     };
     Ok((bytes, bloom.to_bytes(), meta))
 }
@@ -272,6 +325,8 @@ pub(crate) fn encode_metric_parquet(
         row_groups: parquet_meta.row_groups().iter().map(|rg| rg.num_rows() as u64).collect(),
         index_path: None,
         text_index_path: None,
+        trace_rows: 0,
+        trace_bloom_path: None,
     };
     Ok((bytes, meta))
 }

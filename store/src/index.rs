@@ -315,7 +315,7 @@ mod tests {
     use fluoro_proto::logs::LOG_SCHEMA;
 
     fn batch_of(messages: &[String]) -> RecordBatch {
-        use datafusion::arrow::array::{Int64Array, UInt64Array};
+        use datafusion::arrow::array::{FixedSizeBinaryArray, Int64Array, UInt64Array};
         let n = messages.len();
         RecordBatch::try_new(
             LOG_SCHEMA.clone(),
@@ -326,6 +326,8 @@ mod tests {
                 Arc::new(Int64Array::from_value(0, n)),
                 Arc::new(UInt64Array::from_iter_values(0..n as u64)),
                 Arc::new(StringArray::from_iter_values(messages)),
+                Arc::new(FixedSizeBinaryArray::new_null(16, n)),
+                Arc::new(UInt64Array::new_null(n)),
             ],
         )
         .unwrap()

@@ -282,9 +282,33 @@ impl LogStore {
 
     /// Drops the trace files whose Bloom filter rules out every one of `trace_ids`.
     pub async fn narrow_by_trace_ids(&self, snapshot: &mut LogSnapshot, trace_ids: &[[u8; 16]]) {
+        self.narrow_by_bloom(snapshot, trace_ids, |f| f.index_path.as_deref()).await
+    }
+
+    /// The log events that may name `trace_id` within `[min_ts, max_ts]` (all groups): unflushed
+    /// batches plus the files with trace ids whose Bloom filter may hold it. The caller
+    /// filters on the `trace_id` column.
+    pub async fn trace_log_snapshot(&self, trace_id: &[u8; 16], min_ts: i64, max_ts: i64) -> LogSnapshot {
+        let mut snapshot = self.snapshot(None, min_ts, max_ts);
+        self.narrow_to_trace(&mut snapshot, trace_id).await;
+        snapshot
+    }
+
+    /// Drops the log files of `snapshot` that cannot hold an event naming `trace_id`.
+    pub async fn narrow_to_trace(&self, snapshot: &mut LogSnapshot, trace_id: &[u8; 16]) {
+        snapshot.files.retain(|f| f.trace_rows > 0);
+        self.narrow_by_bloom(snapshot, &[*trace_id], |f| f.trace_bloom_path.as_deref()).await;
+    }
+
+    async fn narrow_by_bloom(
+        &self,
+        snapshot: &mut LogSnapshot,
+        trace_ids: &[[u8; 16]],
+        bloom_of: impl Fn(&FileMeta) -> Option<&str>,
+    ) {
         let mut keep = Vec::with_capacity(snapshot.files.len());
         for file in std::mem::take(&mut snapshot.files) {
-            match self.file_bloom(&file).await {
+            match self.file_bloom(&file, bloom_of(&file)).await {
                 Some(bloom) if !trace_ids.iter().any(|id| bloom.contains(id)) => {}
                 _ => keep.push(file),
             }
@@ -292,11 +316,11 @@ impl LogStore {
         snapshot.files = keep;
     }
 
-    async fn file_bloom(&self, file: &FileMeta) -> Option<Arc<crate::bloom::TraceBloom>> {
+    async fn file_bloom(&self, file: &FileMeta, path: Option<&str>) -> Option<Arc<crate::bloom::TraceBloom>> {
         if let Some(bloom) = self.blooms.read().get(&file.id) {
             return Some(bloom.clone());
         }
-        let path = file.index_path.as_deref()?;
+        let path = path?;
         let bytes = match self.objects.get(&ObjectPath::from(path)).await {
             Ok(got) => got.bytes().await.ok()?,
             Err(error) => {
@@ -310,7 +334,8 @@ impl LogStore {
         };
         let bloom = Arc::new(bloom);
         let mut blooms = self.blooms.write();
-        let live: std::collections::HashSet<u64> = self.catalog.read(|s| s.span_files.iter().map(|f| f.id).collect());
+        let live: std::collections::HashSet<u64> =
+            self.catalog.read(|s| s.span_files.iter().chain(s.files.iter()).map(|f| f.id).collect());
         blooms.retain(|id, _| live.contains(id));
         blooms.insert(file.id, bloom.clone());
         Some(bloom)
@@ -503,7 +528,9 @@ impl LogStore {
     pub(crate) fn replace_files(&self, remove: &[Arc<FileMeta>], add: Option<FileMeta>) -> Result<(), StoreError> {
         let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
         self.catalog.replace_files(&ids, add, None)?;
-        self.doom(remove.iter().flat_map(|f| std::iter::once(f.path.clone()).chain(f.index_path.clone())));
+        self.doom(remove.iter().flat_map(|f| {
+            std::iter::once(f.path.clone()).chain(f.index_path.clone()).chain(f.trace_bloom_path.clone())
+        }));
         self.update_file_gauge();
         Ok(())
     }
@@ -587,13 +614,13 @@ fn recover(
         let keep: Vec<(usize, &(i64, String))> =
             record.events.iter().enumerate().filter(|(i, _)| record.first_seq + *i as u64 >= flushed_seq).collect();
         let Some(&(first_index, _)) = keep.first() else { continue };
-        let batch = PreparedBatch {
-            group_id: record.group_id,
-            stream_id: record.stream_id,
-            ingestion_time: record.ingestion_time,
-            timestamps: keep.iter().map(|(_, (t, _))| *t).collect(),
-            messages: keep.iter().map(|(_, (_, m))| Some(m.as_str())).collect(),
-        };
+        let batch = PreparedBatch::new(
+            record.group_id,
+            record.stream_id,
+            record.ingestion_time,
+            keep.iter().map(|(_, (t, _))| *t).collect(),
+            keep.iter().map(|(_, (_, m))| Some(m.as_str())).collect(),
+        );
         events += batch.len();
         let first_seq = record.first_seq + first_index as u64;
         catalog.record_events(batch.group_id, batch.stream_id, &writer::stats_of(&batch, first_seq));

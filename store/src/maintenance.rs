@@ -217,7 +217,7 @@ async fn rewrite(store: &LogStore, files: &[Arc<FileMeta>], live: &Liveness, now
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
         for batch in reader {
             let batch = batch.map_err(datafusion::parquet::errors::ParquetError::from)?;
-            batches.push(keep_live_rows(&batch, live)?);
+            batches.push(crate::flush::with_link_columns(keep_live_rows(&batch, live)?)?);
         }
     }
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();

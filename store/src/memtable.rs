@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::array::{FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, UInt64Array};
+use fluoro_proto::correlation::TraceLink;
 use fluoro_proto::logs::LOG_SCHEMA;
 use fluoro_proto::xray::schema::SPAN_SCHEMA;
 
@@ -20,9 +21,24 @@ pub struct PreparedBatch {
     /// Ascending event timestamps (PutLogEvents requires chronological order).
     pub timestamps: Vec<i64>,
     pub messages: StringArray,
+    /// The trace each message names (`fluoro_proto::correlation::extract`), found by the
+    /// frontend so the WAL writer thread does not.
+    pub links: Vec<Option<TraceLink>>,
 }
 
 impl PreparedBatch {
+    /// A batch whose trace links are read from its messages.
+    pub fn new(
+        group_id: u64,
+        stream_id: u64,
+        ingestion_time: i64,
+        timestamps: Vec<i64>,
+        messages: StringArray,
+    ) -> Self {
+        let links = messages.iter().map(|m| m.and_then(fluoro_proto::correlation::extract)).collect();
+        Self { group_id, stream_id, ingestion_time, timestamps, messages, links }
+    }
+
     pub fn len(&self) -> usize {
         self.timestamps.len()
     }
@@ -108,6 +124,11 @@ struct OpenChunk {
     seqs: Vec<u64>,
     offsets: Vec<i32>,
     values: Vec<u8>,
+    trace_ids: Vec<u8>,
+    spans: Vec<u64>,
+    /// Rows with a trace id (and with a span id); `None` while every row so far has none.
+    trace_valid: Option<Vec<bool>>,
+    span_valid: Option<Vec<bool>>,
 }
 
 impl OpenChunk {
@@ -129,6 +150,49 @@ impl OpenChunk {
             self.values.extend_from_slice(message.unwrap_or_default().as_bytes());
             self.offsets.push(self.values.len() as i32);
         }
+        let before = self.seqs.len() - n;
+        for (i, link) in batch.links.iter().enumerate() {
+            let Some(link) = link else { continue };
+            let trace_valid = self.trace_valid.get_or_insert_with(|| vec![false; before]);
+            trace_valid.resize(before + i, false);
+            trace_valid.push(true);
+            self.trace_ids.resize(16 * (before + i), 0);
+            self.trace_ids.extend_from_slice(&link.trace_id.0);
+            if let Some(span) = link.span_id {
+                let span_valid = self.span_valid.get_or_insert_with(|| vec![false; before]);
+                span_valid.resize(before + i, false);
+                span_valid.push(true);
+                self.spans.resize(before + i, 0);
+                self.spans.push(span);
+            }
+        }
+    }
+
+    /// The trace and span columns of the rows so far.
+    fn link_columns(&self) -> (FixedSizeBinaryArray, UInt64Array) {
+        use datafusion::arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+        let n = self.len();
+        let traces = match &self.trace_valid {
+            None => FixedSizeBinaryArray::new_null(16, n),
+            Some(valid) => {
+                let mut ids = self.trace_ids.clone();
+                ids.resize(16 * n, 0);
+                let mut valid = valid.clone();
+                valid.resize(n, false);
+                FixedSizeBinaryArray::new(16, Buffer::from_vec(ids), Some(NullBuffer::from(valid)))
+            }
+        };
+        let spans = match &self.span_valid {
+            None => UInt64Array::new_null(n),
+            Some(valid) => {
+                let mut ids = self.spans.clone();
+                ids.resize(n, 0);
+                let mut valid = valid.clone();
+                valid.resize(n, false);
+                UInt64Array::new(ScalarBuffer::from(ids), Some(NullBuffer::from(valid)))
+            }
+        };
+        (traces, spans)
     }
 
     /// The rows so far as a batch (copies; the chunk stays open).
@@ -136,6 +200,7 @@ impl OpenChunk {
         use datafusion::arrow::buffer::{Buffer, OffsetBuffer};
         let offsets = if self.offsets.is_empty() { vec![0] } else { self.offsets.clone() };
         let messages = StringArray::new(OffsetBuffer::new(offsets.into()), Buffer::from(self.values.as_slice()), None);
+        let (traces, spans) = self.link_columns();
         RecordBatch::try_new(
             LOG_SCHEMA.clone(),
             vec![
@@ -145,6 +210,8 @@ impl OpenChunk {
                 Arc::new(Int64Array::from(self.ingestion_times.clone())),
                 Arc::new(UInt64Array::from(self.seqs.clone())),
                 Arc::new(messages),
+                Arc::new(traces),
+                Arc::new(spans),
             ],
         )
         .expect("columns match LOG_SCHEMA")

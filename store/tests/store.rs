@@ -30,13 +30,13 @@ fn config(dir: &std::path::Path) -> StoreConfig {
 }
 
 fn batch(group_id: u64, stream_id: u64, timestamps: &[i64], prefix: &str) -> PreparedBatch {
-    PreparedBatch {
+    PreparedBatch::new(
         group_id,
         stream_id,
-        ingestion_time: NOW,
-        timestamps: timestamps.to_vec(),
-        messages: (0..timestamps.len()).map(|i| Some(format!("{prefix} {i}"))).collect(),
-    }
+        NOW,
+        timestamps.to_vec(),
+        (0..timestamps.len()).map(|i| Some(format!("{prefix} {i}"))).collect(),
+    )
 }
 
 /// A store in `dir` with one group `/g` and one stream `s`; returns their ids too.
@@ -111,13 +111,7 @@ async fn throttles_when_buffer_is_full() {
     let mut config = config(dir.path());
     config.max_buffer_bytes = 1000;
     let (store, g, s) = open_with_stream(config);
-    let big = PreparedBatch {
-        group_id: g,
-        stream_id: s,
-        ingestion_time: NOW,
-        timestamps: vec![NOW],
-        messages: [Some("x".repeat(900))].into_iter().collect(),
-    };
+    let big = PreparedBatch::new(g, s, NOW, vec![NOW], [Some("x".repeat(900))].into_iter().collect());
     store.append(big.clone()).await.unwrap();
     let refused = store.append(big.clone()).await.unwrap_err();
     assert!(matches!(refused, fluoro_store::AppendError::Throttled { .. }), "{refused}");
@@ -136,13 +130,13 @@ async fn term_index_narrows_scans_without_changing_results() {
     let mut messages: Vec<String> = (0..5000).map(|i| format!("INFO GET /api/v1/items/{i} 200")).collect();
     messages[10] = "ERROR DeadlockDetected tx=1".into();
     messages[4321] = "ERROR DeadlockDetected tx=2".into();
-    let batch = PreparedBatch {
-        group_id: g,
-        stream_id: s,
-        ingestion_time: NOW,
-        timestamps: (0..5000).map(|i| NOW - 5000 + i).collect(),
-        messages: messages.iter().map(|m| Some(m.as_str())).collect(),
-    };
+    let batch = PreparedBatch::new(
+        g,
+        s,
+        NOW,
+        (0..5000).map(|i| NOW - 5000 + i).collect(),
+        messages.iter().map(|m| Some(m.as_str())).collect(),
+    );
     store.append(batch).await.unwrap();
     store.flush().await.unwrap();
     let file = store.catalog().read(|s| s.files[0].clone());
@@ -472,4 +466,100 @@ async fn events_and_their_derived_samples_commit_together() {
     assert_eq!(visible_samples(&store).await.len(), 1);
     assert_eq!(store.metrics().metric_samples_dropped.get(), 1);
     store.shutdown().await.unwrap();
+}
+
+/// Seqs of the rows of `snapshot` whose trace id is `trace` (hex), as a query filters them.
+async fn seqs_of_trace(store: &LogStore, snapshot: fluoro_store::LogSnapshot, trace: &str) -> Vec<u64> {
+    use datafusion::prelude::{col, lit};
+    let id: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&trace[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let ctx = store.session_context();
+    let df = ctx.read_table(Arc::new(LogTable::new(snapshot))).unwrap();
+    let filter = col("trace_id").eq(lit(datafusion::scalar::ScalarValue::FixedSizeBinary(16, Some(id))));
+    let batches = df.filter(filter).unwrap().collect().await.unwrap();
+    let mut seqs: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.column_by_name("seq").unwrap().as_primitive::<UInt64Type>().values().to_vec())
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+#[tokio::test]
+async fn trace_ids_are_columns_and_files_are_found_by_bloom() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, g, s) = open_with_stream(config(dir.path()));
+    let a = "5759e988bd862e3fe1be46a994272793";
+    let b = "5759e988bd862e3fe1be46a994272794";
+    let messages = [
+        "no trace here".to_owned(),
+        format!(r#"{{"traceId":"{a}","spanId":"53995c3f42cd8ad8","body":"hello"}}"#),
+        "another plain line".to_owned(),
+        format!(
+            "REPORT RequestId: r\tXRAY TraceId: 1-{}-{}\tSegmentId: 1111222233334444\tSampled: true",
+            &b[..8],
+            &b[8..]
+        ),
+    ];
+    let batch = PreparedBatch::new(g, s, NOW, vec![NOW; 4], messages.iter().map(|m| Some(m.as_str())).collect());
+    store.append(batch).await.unwrap();
+    // In memory: the columns are there at once.
+    assert_eq!(seqs_of_trace(&store, store.snapshot(None, i64::MIN, i64::MAX), a).await, vec![1]);
+    assert_eq!(seqs_of_trace(&store, store.snapshot(None, i64::MIN, i64::MAX), b).await, vec![3]);
+    store.flush().await.unwrap();
+    store.append(batch_plain(g, s)).await.unwrap();
+    store.flush().await.unwrap();
+    let files = store.catalog().read(|s| s.files.clone());
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0].trace_rows, 2);
+    assert!(files[0].trace_bloom_path.is_some());
+    assert_eq!((files[1].trace_rows, files[1].trace_bloom_path.is_some()), (0, false));
+    let id = |hex: &str| -> [u8; 16] {
+        (0..16).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<_>>().try_into().unwrap()
+    };
+    let found = store.trace_log_snapshot(&id(a), i64::MIN, i64::MAX).await;
+    assert_eq!(found.files.len(), 1, "only the file with trace ids, and its Bloom filter holds a");
+    assert_eq!(seqs_of_trace(&store, found, a).await, vec![1]);
+    let absent = store.trace_log_snapshot(&id("00000000000000000000000000000001"), i64::MIN, i64::MAX).await;
+    assert!(absent.files.is_empty());
+    // The span column: the REPORT line's segment id.
+    let ctx = store.session_context();
+    let df = ctx.read_table(Arc::new(LogTable::new(store.snapshot(None, i64::MIN, i64::MAX)))).unwrap();
+    let batches = df.filter(datafusion::prelude::col("span_id").is_not_null()).unwrap().collect().await.unwrap();
+    let mut spans: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.column_by_name("span_id").unwrap().as_primitive::<UInt64Type>().values().to_vec())
+        .collect();
+    spans.sort_unstable();
+    assert_eq!(spans, vec![0x1111222233334444, 0x53995c3f42cd8ad8]);
+    store.shutdown().await.unwrap();
+    drop(store);
+    // After a restart (replayed from the WAL or read from files) nothing changes.
+    let (store, _, _) = reopen(config(dir.path()));
+    assert_eq!(seqs_of_trace(&store, store.snapshot(None, i64::MIN, i64::MAX), b).await, vec![3]);
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn replayed_events_keep_their_trace_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, g, s) = open_with_stream(config(dir.path()));
+    let msg = "see 1-5759e988-bd862e3fe1be46a994272793 for details";
+    store.append(PreparedBatch::new(g, s, NOW, vec![NOW], [Some(msg)].into_iter().collect())).await.unwrap();
+    store.stop_writer().await; // no flush: the event is only in the WAL
+    drop(store);
+    let (store, _, _) = reopen(config(dir.path()));
+    let snapshot = store.snapshot(None, i64::MIN, i64::MAX);
+    assert!(snapshot.files.is_empty());
+    assert_eq!(seqs_of_trace(&store, snapshot, "5759e988bd862e3fe1be46a994272793").await, vec![0]);
+}
+
+fn batch_plain(g: u64, s: u64) -> PreparedBatch {
+    batch(g, s, &[NOW, NOW], "plain")
+}
+
+fn reopen(config: StoreConfig) -> (Arc<LogStore>, u64, u64) {
+    let store = LogStore::open(config, Metrics::new()).unwrap();
+    let g = store.catalog().group("/g").unwrap().id;
+    let s = store.catalog().stream(g, "s").unwrap().id;
+    (store, g, s)
 }

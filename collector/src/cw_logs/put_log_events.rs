@@ -115,13 +115,13 @@ impl LogsWriteApi {
         // 8. Store.
         let mut seq = 0;
         if !accepted.is_empty() {
-            let batch = PreparedBatch {
-                group_id: group.id,
-                stream_id: stream.id,
-                ingestion_time: now,
-                timestamps: accepted.iter().map(|e| e.timestamp).collect(),
-                messages: accepted.iter().map(|e| Some(e.message.as_str())).collect(),
-            };
+            let batch = PreparedBatch::new(
+                group.id,
+                stream.id,
+                now,
+                accepted.iter().map(|e| e.timestamp).collect(),
+                accepted.iter().map(|e| Some(e.message.as_str())).collect(),
+            );
             // 9. Metric filters and EMF: their datapoints are committed with the events.
             let events: Vec<(i64, &str)> = accepted.iter().map(|e| (e.timestamp, e.message.as_str())).collect();
             let derived = self.derive_metrics(group.name.as_str(), &events, now);

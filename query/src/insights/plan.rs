@@ -85,6 +85,9 @@ pub struct PlanInput {
     pub catalog: Arc<Catalog>,
     pub scanned: Arc<Counter>,
     pub matched: Arc<Counter>,
+    /// The trace every matching event names (`run::required_trace_id`): a `trace_id`
+    /// predicate the Parquet scan can use.
+    pub trace_id: Option<[u8; 16]>,
 }
 
 /// A planned query: the plan and how to read its output.
@@ -223,6 +226,10 @@ impl<'a> Planner<'a> {
             .gt_eq(lit(min_start))
             .and(ts().lt_eq(lit(input.end_ms)))
             .and(gid().in_list(input.groups.iter().map(|g| lit(g.id)).collect(), false));
+        if let Some(id) = input.trace_id {
+            let id = datafusion::common::ScalarValue::FixedSizeBinary(16, Some(id.to_vec()));
+            predicate = predicate.and(column(columns::TRACE_ID).eq(lit(id)));
+        }
         if input.groups.iter().any(|g| g.min_ts > input.start_ms) {
             let per_group = input
                 .groups
@@ -267,6 +274,24 @@ impl<'a> Planner<'a> {
                 vec![column(columns::GROUP_ID)],
             )
             .alias("@log"),
+            // The trace the event names (spec traces.md §8.5), for every event, not only
+            // Lambda's REPORT lines: from the columns the write path filled.
+            InsightsUdf::call(
+                "insights_trace_text",
+                "true".into(),
+                Op::TraceText { xray: true },
+                DataType::Utf8,
+                vec![column(columns::TRACE_ID)],
+            )
+            .alias("@xrayTraceId"),
+            InsightsUdf::call(
+                "insights_span_text",
+                String::new(),
+                Op::SpanText,
+                DataType::Utf8,
+                vec![column(columns::SPAN_ID)],
+            )
+            .alias("@xraySegmentId"),
         ];
         let mut scope = vec![
             ("@timestamp".to_owned(), Kind::Timestamp),
@@ -274,6 +299,8 @@ impl<'a> Planner<'a> {
             ("@message".to_owned(), Kind::Text),
             ("@logStream".to_owned(), Kind::Text),
             ("@log".to_owned(), Kind::Text),
+            ("@xrayTraceId".to_owned(), Kind::Text),
+            ("@xraySegmentId".to_owned(), Kind::Text),
         ];
         let discovered: Vec<(String, DataType)> = self.discovered.iter().map(|(n, t)| (n.clone(), t.clone())).collect();
         let mut builder = builder;

@@ -75,6 +75,7 @@ fn plan_input(store: &Arc<LogStore>, request: &Request, table: LogTable, progres
         catalog: store.catalog().clone(),
         scanned: progress.scanned.clone(),
         matched: progress.matched.clone(),
+        trace_id: None,
     }
 }
 
@@ -146,9 +147,14 @@ async fn run_query(
             .sum();
         progress.skipped_rows.store(rows_before.saturating_sub(rows_after), std::sync::atomic::Ordering::Relaxed);
     }
+    let trace_id = required_trace_id(query);
+    if let Some(id) = &trace_id {
+        store.narrow_to_trace(&mut snapshot, id).await;
+    }
     let narrowed = began.elapsed();
     let files = snapshot.files.len();
-    let input = plan_input(store, request, LogTable::new(snapshot), progress);
+    let mut input = plan_input(store, request, LogTable::new(snapshot), progress);
+    input.trace_id = trace_id;
     let planned: Planned = super::plan::plan(&request.query, query, &input)
         .map_err(|e| datafusion::error::DataFusionError::Plan(e.message))?;
     let planned_at = began.elapsed();
@@ -192,6 +198,39 @@ pub fn required_literals(query: &Query) -> Vec<String> {
         }
     }
     out
+}
+
+/// The trace every matching event must name, from a `filter @xrayTraceId = "…"` (X-Ray or
+/// 32-hex form) before any other command: the Bloom filters of the files and the
+/// `trace_id` column then do the work.
+pub fn required_trace_id(query: &Query) -> Option<[u8; 16]> {
+    fn conjunct(e: &Expr) -> Option<[u8; 16]> {
+        let is_field = |e: &Expr| matches!(&e.kind, ExprKind::Field(f) if f.name == "@xrayTraceId");
+        match &e.kind {
+            ExprKind::Binary { op: BinOp::And, left, right } => conjunct(left).or_else(|| conjunct(right)),
+            ExprKind::Binary { op: BinOp::Eq, left, right } => {
+                let value = match (&left.kind, &right.kind) {
+                    (_, ExprKind::String(s)) if is_field(left) => s,
+                    (ExprKind::String(s), _) if is_field(right) => s,
+                    _ => return None,
+                };
+                fluoro_proto::xray::ids::TraceId::parse_any(value).map(|id| id.0)
+            }
+            _ => None,
+        }
+    }
+    for command in &query.commands {
+        match &command.node {
+            Command::Filter(e) | Command::FilterIndex(e) => {
+                if let Some(id) = conjunct(e) {
+                    return Some(id);
+                }
+            }
+            Command::Sort(_) | Command::Unmask => {}
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn conjunct_literals(e: &Expr, out: &mut Vec<String>) {

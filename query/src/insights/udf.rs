@@ -64,6 +64,10 @@ pub enum Op {
     PatternTemplate,
     /// Template → severity label by keyword.
     Severity,
+    /// 16-byte trace id → its X-Ray form (`1-…-…`), or 32 hex with `xray: false`.
+    TraceText { xray: bool },
+    /// Span id → 16 hex.
+    SpanText,
 }
 
 /// The catalog, for stream names.
@@ -205,6 +209,20 @@ impl ScalarUDFImpl for InsightsUdf {
                 let numbers = cast(&numbers, &DataType::Float64)?;
                 let numbers = numbers.as_primitive::<Float64Type>();
                 Arc::new(numbers.iter().map(|v| v.and_then(format_number)).collect::<StringArray>())
+            }
+            Op::TraceText { xray } => {
+                let ids = a[0].to_array(rows)?;
+                let ids = ids.as_fixed_size_binary();
+                let text = |id: &[u8]| {
+                    let id = fluoro_proto::xray::ids::TraceId(id.try_into().ok()?);
+                    Some(if *xray { id.to_xray() } else { id.to_hex() })
+                };
+                Arc::new(ids.iter().map(|v| v.and_then(text)).collect::<StringArray>())
+            }
+            Op::SpanText => {
+                let ids = cast(&a[0].to_array(rows)?, &DataType::UInt64)?;
+                let ids = ids.as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
+                Arc::new(ids.iter().map(|v| v.map(|v| format!("{v:016x}"))).collect::<StringArray>())
             }
             Op::FormatTimestamp => {
                 let ms = cast(&a[0].to_array(rows)?, &DataType::Int64)?;
