@@ -24,7 +24,7 @@ const AMZ_JSON: &str = "application/x-amz-json-1.1";
 
 pub struct AppState {
     pub max_request_bytes: usize,
-    pub logs_write: LogsWriteApi,
+    pub logs_write: Arc<LogsWriteApi>,
     pub logs_read: LogsReadApi,
     pub traces_write: Arc<TracesWriteApi>,
     pub traces_read: TracesReadApi,
@@ -248,18 +248,9 @@ fn content_type_ok(headers: &HeaderMap) -> bool {
     }
 }
 
-/// OTLP paths a later release serves answer a clear 501; any other path is a 404.
-pub fn not_yet_served_http(paths: &[&'static str], what: &'static str) -> Router {
-    let mut router = Router::new();
-    for path in paths {
-        router = router.route(
-            path,
-            axum::routing::any(move || async move {
-                (StatusCode::NOT_IMPLEMENTED, format!("{what} is not yet served by this fluoro build\n"))
-            }),
-        );
-    }
-    router.fallback(|uri: axum::http::Uri| async move {
+/// Any path of the OTLP/HTTP port that no signal serves: a 404 that says so.
+pub fn otlp_not_found() -> Router {
+    Router::new().fallback(|uri: axum::http::Uri| async move {
         (StatusCode::NOT_FOUND, format!("no OTLP endpoint at {}\n", uri.path()))
     })
 }

@@ -86,7 +86,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     .context("loading the alarms")?;
     let state = Arc::new(http::AppState {
         max_request_bytes: settings.max_request_bytes,
-        logs_write: LogsWriteApi::new(store.clone(), clock.clone()),
+        logs_write: Arc::new(LogsWriteApi::new(store.clone(), clock.clone())),
         logs_read: LogsReadApi::new(store.clone(), clock.clone(), settings.queries),
         traces_write: traces_write.clone(),
         traces_read,
@@ -121,12 +121,14 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
 
     let otlp_traces = fluoro_collector::otlp::traces::OtlpTraces::new(traces_write.clone());
     let otlp_metrics = fluoro_collector::otlp::metrics::OtlpMetrics::new(store.clone(), clock.clone());
+    let otlp_logs = fluoro_collector::otlp::logs::OtlpLogs::new(state.logs_write.clone());
     let otlp_http_routes = || {
         fluoro_collector::otlp::traces::http_routes(otlp_traces.clone())
             .merge(fluoro_collector::otlp::metrics::http_routes(otlp_metrics.clone()))
+            .merge(fluoro_collector::otlp::logs::http_routes(otlp_logs.clone()))
     };
-    let otlp_http = otlp_http_routes().merge(http::not_yet_served_http(&["/v1/logs"], "OTLP logs"));
-    let otlp_grpc = fluoro_collector::otlp::grpc_routes(otlp_traces.clone(), otlp_metrics.clone());
+    let otlp_http = otlp_http_routes().merge(http::otlp_not_found());
+    let otlp_grpc = fluoro_collector::otlp::grpc_routes(otlp_traces.clone(), otlp_metrics.clone(), otlp_logs.clone());
     let listeners = [
         (
             settings.http_addr,

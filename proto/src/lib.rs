@@ -14,6 +14,7 @@ pub mod logs;
 pub mod metric_filter;
 pub mod metrics;
 pub mod names;
+pub mod otlp_logs;
 pub mod validation;
 pub mod xray;
 

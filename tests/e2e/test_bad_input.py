@@ -127,14 +127,8 @@ def test_empty_message_and_empty_batch(fluoro, logs):
     assert_still_serving(logs)
 
 
-def test_placeholder_listeners_answer_clearly(fluoro):
-    # OTLP logs are not served yet: a clear 501 (traces and metrics are).
-    for path in ("/v1/logs",):
-        conn = http.client.HTTPConnection("127.0.0.1", fluoro.ports["otlp_http"], timeout=10)
-        conn.request("POST", path, body=b"", headers={"Content-Type": "application/x-protobuf"})
-        resp = conn.getresponse()
-        assert resp.status == 501 and b"not yet served" in resp.read()
-    for path in ("/v1/traces", "/v1/metrics"):
+def test_otlp_paths_answer_clearly(fluoro):
+    for path in ("/v1/traces", "/v1/metrics", "/v1/logs"):
         conn = http.client.HTTPConnection("127.0.0.1", fluoro.ports["otlp_http"], timeout=10)
         conn.request("POST", path, body=b"", headers={"Content-Type": "application/x-protobuf"})
         assert conn.getresponse().status == 200  # an empty export is a success

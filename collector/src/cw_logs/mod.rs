@@ -3,7 +3,7 @@
 
 mod groups;
 mod metric_filters;
-mod put_log_events;
+pub(crate) mod put_log_events;
 mod tags;
 #[cfg(test)]
 mod tests;
@@ -14,7 +14,7 @@ use fluoro_proto::AwsError;
 use fluoro_proto::aws_json::{RequestContext, parse_input};
 use fluoro_proto::logs::Clock;
 pub(crate) use fluoro_proto::logs::{group_not_found, stream_not_found};
-use fluoro_store::LogStore;
+use fluoro_store::{AppendError, CatalogError, GroupMeta, LogStore, PreparedBatch};
 use serde_json::Value;
 
 /// The write half of the CloudWatch Logs API.
@@ -53,8 +53,76 @@ impl LogsWriteApi {
         Some(result)
     }
 
-    fn now(&self) -> i64 {
+    pub fn now(&self) -> i64 {
         (self.clock)()
+    }
+
+    pub fn store(&self) -> &Arc<LogStore> {
+        &self.store
+    }
+
+    /// The group and stream events from another ingest path go to, created when missing
+    /// (spec logs.md §4: that path auto-creates, unlike PutLogEvents).
+    pub fn ensure_stream(&self, group: &str, stream: &str) -> Result<(Arc<GroupMeta>, u64), CatalogError> {
+        let catalog = self.store.catalog();
+        let group = match catalog.group(group) {
+            Some(found) => found,
+            None => {
+                let meta = GroupMeta {
+                    id: 0,
+                    name: group.to_owned(),
+                    creation_time: self.now(),
+                    retention_days: None,
+                    kms_key_id: None,
+                    log_group_class: "STANDARD".into(),
+                    deletion_protection: false,
+                    tags: Default::default(),
+                };
+                match catalog.create_group(meta) {
+                    Ok(created) => created,
+                    Err(CatalogError::GroupExists) => catalog.group(group).ok_or(CatalogError::GroupNotFound)?,
+                    Err(other) => return Err(other),
+                }
+            }
+        };
+        let stream_id = match catalog.stream(group.id, stream) {
+            Some(found) => found.id,
+            None => match catalog.create_stream(&group.name, stream, self.now()) {
+                Ok(created) => created.id,
+                Err(CatalogError::StreamExists) => {
+                    catalog.stream(group.id, stream).ok_or(CatalogError::StreamNotFound)?.id
+                }
+                Err(other) => return Err(other),
+            },
+        };
+        Ok((group, stream_id))
+    }
+
+    /// Stores accepted events of one stream (timestamps ascending, inside the time window)
+    /// with the side effects every ingest path shares (spec logs.md §4): the datapoints of the
+    /// group's metric filters and of EMF documents are committed in the same WAL commit.
+    /// Returns the first event's seq.
+    pub async fn store_events(
+        &self,
+        group: &GroupMeta,
+        stream_id: u64,
+        events: &[(i64, &str)],
+        now: i64,
+    ) -> Result<u64, AppendError> {
+        let batch = PreparedBatch::new(
+            group.id,
+            stream_id,
+            now,
+            events.iter().map(|e| e.0).collect(),
+            events.iter().map(|e| Some(e.1)).collect(),
+        );
+        let derived = self.derive_metrics(group.name.as_str(), events, now);
+        let seq = self.store.append_with_metrics(batch, derived.batch).await?;
+        let metrics = self.store.metrics();
+        for (name, count) in derived.emf_errors {
+            metrics.emf_errors.with_label_values(&[name]).inc_by(count);
+        }
+        Ok(seq)
     }
 }
 

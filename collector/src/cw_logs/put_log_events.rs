@@ -6,7 +6,7 @@ use fluoro_proto::logs::{
 };
 use fluoro_proto::validation::Violations;
 use fluoro_proto::{AwsError, ErrorCode, LogGroupName, LogStreamName};
-use fluoro_store::{AppendError, PreparedBatch};
+use fluoro_store::AppendError;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -115,17 +115,9 @@ impl LogsWriteApi {
         // 8. Store.
         let mut seq = 0;
         if !accepted.is_empty() {
-            let batch = PreparedBatch::new(
-                group.id,
-                stream.id,
-                now,
-                accepted.iter().map(|e| e.timestamp).collect(),
-                accepted.iter().map(|e| Some(e.message.as_str())).collect(),
-            );
             // 9. Metric filters and EMF: their datapoints are committed with the events.
             let events: Vec<(i64, &str)> = accepted.iter().map(|e| (e.timestamp, e.message.as_str())).collect();
-            let derived = self.derive_metrics(group.name.as_str(), &events, now);
-            seq = self.store.append_with_metrics(batch, derived.batch).await.map_err(|e| match e {
+            seq = self.store_events(&group, stream.id, &events, now).await.map_err(|e| match e {
                 AppendError::Throttled { .. } => AwsError::new(ErrorCode::Throttling, "Rate exceeded"),
                 AppendError::ShuttingDown => {
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service is shutting down.")
@@ -135,9 +127,6 @@ impl LogsWriteApi {
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service cannot complete the request.")
                 }
             })?;
-            for (name, count) in derived.emf_errors {
-                metrics.emf_errors.with_label_values(&[name]).inc_by(count);
-            }
         }
         let mut out = Map::new();
         out.insert("nextSequenceToken".into(), json!(EventKey { timestamp: now, seq }.to_event_id()));

@@ -2,6 +2,7 @@
 //! types, gzip, size limits, partial success, `google.rpc.Status` errors, backpressure with
 //! Retry-After) live here; each signal converts its request and appends it to the store.
 
+pub mod logs;
 pub mod metrics;
 pub mod traces;
 
@@ -174,9 +175,11 @@ where
 pub fn grpc_routes(
     traces: std::sync::Arc<traces::OtlpTraces>,
     metrics: std::sync::Arc<metrics::OtlpMetrics>,
+    logs: std::sync::Arc<logs::OtlpLogs>,
 ) -> axum::Router {
     tonic::service::Routes::new(traces::grpc_service(traces))
         .add_service(metrics::grpc_service(metrics))
+        .add_service(logs::grpc_service(logs))
         .into_axum_router()
 }
 
@@ -219,12 +222,43 @@ pub fn normalize_json(value: serde_json::Value) -> serde_json::Value {
     }
     fn enum_number(key: &str, name: &str) -> Option<i64> {
         let name = name.to_ascii_uppercase();
+        const SEVERITIES: [&str; 25] = [
+            "UNSPECIFIED",
+            "TRACE",
+            "TRACE2",
+            "TRACE3",
+            "TRACE4",
+            "DEBUG",
+            "DEBUG2",
+            "DEBUG3",
+            "DEBUG4",
+            "INFO",
+            "INFO2",
+            "INFO3",
+            "INFO4",
+            "WARN",
+            "WARN2",
+            "WARN3",
+            "WARN4",
+            "ERROR",
+            "ERROR2",
+            "ERROR3",
+            "ERROR4",
+            "FATAL",
+            "FATAL2",
+            "FATAL3",
+            "FATAL4",
+        ];
         let table: &[&str] = match key {
             "kind" => &["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"],
             "code" => &["UNSET", "OK", "ERROR"],
+            "severityNumber" => &SEVERITIES,
             _ => return None,
         };
-        let short = name.trim_start_matches("SPAN_KIND_").trim_start_matches("STATUS_CODE_");
+        let short = name
+            .trim_start_matches("SPAN_KIND_")
+            .trim_start_matches("STATUS_CODE_")
+            .trim_start_matches("SEVERITY_NUMBER_");
         table.iter().position(|t| *t == short).map(|i| i as i64)
     }
     match value {
