@@ -9,6 +9,7 @@ pub mod insights;
 pub mod native;
 mod pattern_udf;
 pub mod sql;
+pub mod trace_logs;
 pub mod xray;
 
 pub use events::{EventQuery, StoredEvent, run_event_query};

@@ -1,4 +1,5 @@
-//! The native JSON API under `/api/` that the web UI speaks. This part: `POST /api/v1/sql`.
+//! The native JSON API under `/api/` that the web UI speaks. This part: `POST /api/v1/sql`
+//! and `GET /api/v1/traces/{id}/logs` (the logs of one trace, `crate::trace_logs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +39,57 @@ struct SqlRequest {
 }
 
 pub fn router(api: Arc<NativeApi>) -> Router {
-    Router::new().route("/api/v1/sql", post(sql)).with_state(api)
+    Router::new()
+        .route("/api/v1/sql", post(sql))
+        .route("/api/v1/traces/{id}/logs", axum::routing::get(trace_logs))
+        .with_state(api)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TraceLogsParams {
+    /// Epoch ms; default: the trace's window (its documents ± 5 minutes).
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    /// Event cap (default 1,000; at most 10,000).
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/traces/{id}/logs`: the id in X-Ray or 32-hex form.
+async fn trace_logs(
+    State(api): State<Arc<NativeApi>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    params: Result<axum::extract::Query<TraceLogsParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let params = match params {
+        Ok(axum::extract::Query(params)) => params,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let Some(trace_id) = fluoro_proto::xray::TraceId::parse_any(&id) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("{id:?} is not a trace id (1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx or 32 hex)"),
+        );
+    };
+    let limit = params.limit.unwrap_or(1000);
+    if limit == 0 || limit > 10_000 {
+        return error(StatusCode::BAD_REQUEST, "limit must be between 1 and 10000");
+    }
+    let request = crate::trace_logs::TraceLogsRequest {
+        trace_id,
+        start_ms: params.start_time,
+        end_ms: params.end_time,
+        limit,
+        now_ms: (api.clock)(),
+    };
+    match tokio::time::timeout(api.timeout, crate::trace_logs::logs_of_trace(&api.store, &request)).await {
+        Err(_) => error(StatusCode::REQUEST_TIMEOUT, "The read ran longer than its timeout"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "trace logs read failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+        Ok(Ok(logs)) => Json(logs.to_json(&trace_id)).into_response(),
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
