@@ -27,7 +27,7 @@ pub struct AppState {
     pub logs_write: Arc<LogsWriteApi>,
     pub logs_read: LogsReadApi,
     pub traces_write: Arc<TracesWriteApi>,
-    pub traces_read: TracesReadApi,
+    pub traces_read: Arc<TracesReadApi>,
     pub metrics_write: fluoro_collector::cw_metrics::MetricsWriteApi,
     pub metrics_read: fluoro_query::cw_metrics::MetricsReadApi,
     pub alarms: Arc<fluoro_query::alarms::Alarms>,

@@ -66,7 +66,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         settings.region.clone(),
         settings.account_id.clone(),
     ));
-    let traces_read = fluoro_query::xray::TracesReadApi::new(
+    let traces_read = Arc::new(fluoro_query::xray::TracesReadApi::new(
         store.clone(),
         clock.clone(),
         fluoro_query::xray::TracesReadSettings {
@@ -76,7 +76,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
             max_trace_documents: settings.traces.max_trace_documents as usize,
             max_trace_bytes: settings.traces.max_trace_bytes as usize,
         },
-    );
+    ));
     let alarms = fluoro_query::alarms::Alarms::open(
         store.clone(),
         Arc::new(fluoro_query::cw_metrics::MetricsReadApi::new(store.clone(), settings.account_id.clone())),
@@ -89,7 +89,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         logs_write: Arc::new(LogsWriteApi::new(store.clone(), clock.clone())),
         logs_read: LogsReadApi::new(store.clone(), clock.clone(), settings.queries),
         traces_write: traces_write.clone(),
-        traces_read,
+        traces_read: traces_read.clone(),
         metrics_write: fluoro_collector::cw_metrics::MetricsWriteApi::new(
             store.clone(),
             clock.clone(),
@@ -116,6 +116,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         },
     )));
     let native = native.merge(fluoro_query::alarms::native_routes(alarms.clone()));
+    let native = native.merge(fluoro_query::xray::TracesReadApi::native_routes(traces_read));
     let cancel = CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
 

@@ -10,6 +10,7 @@ pub mod emf;
 pub mod fields;
 pub mod filter;
 mod json_cursor;
+pub mod lambda;
 pub mod logs;
 pub mod metric_filter;
 pub mod metrics;

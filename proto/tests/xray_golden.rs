@@ -221,6 +221,29 @@ fn example_a_lambda_and_inferred_dynamodb() {
     let summary = trace.summary(None);
     assert_eq!(summary["Annotations"]["amount_cents"][0]["AnnotationValue"], json!({"NumberValue": 4599.0}));
     assert_eq!(summary["Annotations"]["express"][0]["AnnotationValue"], json!({"BooleanValue": true}));
+
+    // The X-Ray API keeps Lambda's two nodes; the merged graph (the UI's) has one per function.
+    let mut graph = Graph::default();
+    graph.add_trace(&trace, 1704984500.0, 1704984700.0);
+    let kinds = |services: &[Value]| -> Vec<(String, String)> {
+        services.iter().map(|s| (s["Name"].as_str().unwrap().into(), s["Type"].as_str().unwrap().into())).collect()
+    };
+    assert_eq!(graph.to_services().len(), 4);
+    let merged = graph.with_lambda_merged().to_services();
+    assert_eq!(
+        kinds(&merged),
+        [
+            ("orders-fn".into(), "client".into()),
+            ("orders".into(), "AWS::DynamoDB::Table".into()),
+            ("orders-fn".into(), "AWS::Lambda::Function".into()),
+        ]
+    );
+    let function = &merged[2];
+    assert_eq!(function["Root"], true);
+    assert_eq!(function["SummaryStatistics"]["TotalResponseTime"], 0.288, "the whole invocation's time");
+    assert_eq!(function["Edges"].as_array().unwrap().len(), 1, "only the DynamoDB edge, no self edge");
+    assert_eq!(function["Edges"][0]["ReferenceId"], 1);
+    assert_eq!(merged[0]["Edges"][0]["ReferenceId"], 2, "the client calls the function node");
 }
 
 #[test]

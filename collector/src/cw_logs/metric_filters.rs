@@ -94,6 +94,36 @@ pub(super) struct Derived {
     pub emf_errors: BTreeMap<&'static str, u64>,
 }
 
+/// Lambda execution environments seen lately, per function: each has a log stream of its own
+/// and runs one invocation at a time, so the streams that reported within a minute estimate
+/// the function's concurrency.
+#[derive(Default)]
+pub(crate) struct LambdaActivity {
+    /// Function → stream id → timestamp of its newest REPORT.
+    functions: FxHashMap<String, FxHashMap<u64, i64>>,
+}
+
+/// The span over which reporting streams count as concurrently executing.
+const CONCURRENCY_WINDOW_MS: i64 = 60_000;
+
+impl LambdaActivity {
+    /// Records a report of `stream` at `timestamp`; returns the streams of the function that
+    /// reported within the minute up to it.
+    fn report(&mut self, function: &str, stream: u64, timestamp: i64) -> usize {
+        let streams = match self.functions.get_mut(function) {
+            Some(streams) => streams,
+            None => self.functions.entry(function.to_owned()).or_default(),
+        };
+        let newest = streams.entry(stream).or_insert(timestamp);
+        *newest = (*newest).max(timestamp);
+        if streams.len() > 64 {
+            // Environments idle for 15 minutes are gone (Lambda recycles them sooner).
+            streams.retain(|_, t| *t >= timestamp - 15 * CONCURRENCY_WINDOW_MS);
+        }
+        streams.values().filter(|t| (timestamp - CONCURRENCY_WINDOW_MS..=timestamp).contains(*t)).count()
+    }
+}
+
 /// Filters one group may have.
 const MAX_FILTERS_PER_GROUP: usize = 100;
 /// Patterns with a regex, across one group's filters.
@@ -251,9 +281,23 @@ impl LogsWriteApi {
         Ok(json!({"matches": matches}))
     }
 
+    /// The `AWS/Lambda` metrics of the REPORTs among `events` (`fluoro_proto::lambda`), with
+    /// the `ConcurrentExecutions` estimate of [`LambdaActivity`].
+    fn lambda_metrics(&self, function: &str, stream_id: u64, events: &[(i64, &str)], out: &mut Vec<KeyedSample>) {
+        let count = fluoro_proto::metrics::unit_index("Count").expect("a CloudWatch unit");
+        for &(timestamp, message) in events {
+            let Some(report) = fluoro_proto::lambda::report(message) else { continue };
+            out.extend(fluoro_proto::lambda::samples(function, timestamp, &report));
+            let concurrent = self.lambda.lock().report(function, stream_id, timestamp);
+            let key = fluoro_proto::lambda::series(function, "ConcurrentExecutions");
+            let sample = Sample::value(key.id(), timestamp, count, 60, concurrent as f64, 1.0);
+            out.push(KeyedSample { key, sample });
+        }
+    }
+
     /// The datapoints the metric filters of `group` and EMF derive from events about to be
     /// stored (they are committed with them), and the invalid EMF documents by kind.
-    pub(super) fn derive_metrics(&self, group: &str, events: &[(i64, &str)], now: i64) -> Derived {
+    pub(super) fn derive_metrics(&self, group: &str, stream_id: u64, events: &[(i64, &str)], now: i64) -> Derived {
         let filters = self.store.metric_filters().group(group).unwrap_or_default();
         let mut points = Datapoints::default();
         let mut last: Vec<LastPoint> = vec![None; filters.filters.len()];
@@ -301,8 +345,11 @@ impl LogsWriteApi {
                 }
             }
         }
-        // EMF timestamps come from the documents: the same window applies to them.
         let mut samples = points.samples;
+        if let Some(function) = fluoro_proto::lambda::function_name(group) {
+            self.lambda_metrics(function, stream_id, events, &mut samples);
+        }
+        // EMF timestamps come from the documents: the same window applies to them.
         samples.retain(|s| in_window(s.sample.timestamp_ms, now));
         for (&name, &count) in &emf_errors {
             let key = Arc::new(SeriesKey::new("AWS/Logs", name, vec![("LogGroupName".to_owned(), group.to_owned())]));

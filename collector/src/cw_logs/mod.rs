@@ -21,11 +21,12 @@ use serde_json::Value;
 pub struct LogsWriteApi {
     store: Arc<LogStore>,
     clock: Clock,
+    lambda: parking_lot::Mutex<metric_filters::LambdaActivity>,
 }
 
 impl LogsWriteApi {
     pub fn new(store: Arc<LogStore>, clock: Clock) -> Self {
-        Self { store, clock }
+        Self { store, clock, lambda: Default::default() }
     }
 
     /// Runs `operation` if it is one of this API's; `None` otherwise.
@@ -116,7 +117,7 @@ impl LogsWriteApi {
             events.iter().map(|e| e.0).collect(),
             events.iter().map(|e| Some(e.1)).collect(),
         );
-        let derived = self.derive_metrics(group.name.as_str(), events, now);
+        let derived = self.derive_metrics(group.name.as_str(), stream_id, events, now);
         let seq = self.store.append_with_metrics(batch, derived.batch).await?;
         let metrics = self.store.metrics();
         for (name, count) in derived.emf_errors {

@@ -223,6 +223,56 @@ impl Graph {
         self.nodes.is_empty()
     }
 
+    /// The graph as a person reads it: each Lambda function one node. X-Ray's API keeps the
+    /// service node (`AWS::Lambda`, the invocation as Lambda saw it) and the function node
+    /// (`AWS::Lambda::Function`, the code's run) apart (spec traces.md §7.1); here they become
+    /// the function node, with the service node's statistics (the whole invocation), the
+    /// callers of the one and the callees of both, and no edge between them.
+    pub fn with_lambda_merged(&self) -> Graph {
+        const SERVICE: &str = "AWS::Lambda";
+        const FUNCTION: &str = "AWS::Lambda::Function";
+        let functions: HashMap<&str, &NodeKey> = self
+            .nodes
+            .keys()
+            .filter(|k| k.node_type.as_deref() == Some(FUNCTION))
+            .map(|k| (k.name.as_str(), k))
+            .collect();
+        let target = |key: &NodeKey| -> NodeKey {
+            match functions.get(key.name.as_str()) {
+                Some(function) if key.node_type.as_deref() == Some(SERVICE) => (*function).clone(),
+                _ => key.clone(),
+            }
+        };
+        let mut out = Graph::default();
+        // Service nodes first, so a merged node takes their statistics.
+        let mut nodes: Vec<(&NodeKey, &NodeAcc)> = self.nodes.iter().collect();
+        nodes.sort_by_key(|(k, _)| k.node_type.as_deref() != Some(SERVICE));
+        let mut taken: std::collections::HashSet<NodeKey> = Default::default();
+        for (key, node) in nodes {
+            let merged = target(key);
+            let acc = out.nodes.entry(merged.clone()).or_default();
+            acc.inferred |= node.inferred;
+            acc.root |= node.root;
+            if taken.insert(merged) {
+                acc.stats = node.stats.clone();
+            }
+        }
+        for ((caller, callee), edge) in &self.edges {
+            let key = (caller.as_ref().map(target), target(callee));
+            if key.0.as_ref() == Some(&key.1) {
+                continue;
+            }
+            let acc = out.edges.entry(key).or_default();
+            for alias in &edge.aliases {
+                if !acc.aliases.contains(alias) {
+                    acc.aliases.push(alias.clone());
+                }
+            }
+            acc.stats.merge(&edge.stats);
+        }
+        out
+    }
+
     /// The `Services` list: client nodes first, then by (name, type, account); edges point at
     /// `ReferenceId`s.
     pub fn to_services(&self) -> Vec<Value> {

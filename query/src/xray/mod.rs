@@ -277,6 +277,46 @@ impl TracesReadApi {
         Ok(out)
     }
 
+    /// `GET /api/v1/traces/service-map?startTime=&endTime=` (epoch seconds; default the last
+    /// hour): the whole graph with each Lambda function one node (`Graph::with_lambda_merged`),
+    /// in GetServiceGraph's `Services` shape.
+    pub fn native_routes(api: Arc<Self>) -> axum::Router {
+        async fn service_map(
+            axum::extract::State(api): axum::extract::State<Arc<TracesReadApi>>,
+            axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            let bad = |message: String| {
+                (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "error": message })))
+                    .into_response()
+            };
+            let now = (api.clock)() as f64 / 1000.0;
+            let number = |key: &str, default: f64| match params.get(key) {
+                None => Ok(default),
+                Some(text) => text.parse::<f64>().map_err(|_| format!("{key} must be epoch seconds")),
+            };
+            let (start, end) = match (number("startTime", now - 3600.0), number("endTime", now)) {
+                (Ok(start), Ok(end)) if start < end => (start, end),
+                (Err(e), _) | (_, Err(e)) => return bad(e),
+                _ => return bad("startTime must be before endTime".into()),
+            };
+            match api.rolled_graph(start, end).await {
+                Ok(graph) => axum::Json(serde_json::json!({
+                    "startTime": start,
+                    "endTime": end,
+                    "services": graph.with_lambda_merged().to_services(),
+                }))
+                .into_response(),
+                Err(e) => (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(serde_json::json!({ "error": e.to_string() })),
+                )
+                    .into_response(),
+            }
+        }
+        axum::Router::new().route("/api/v1/traces/service-map", axum::routing::get(service_map)).with_state(api)
+    }
+
     /// The whole graph of `[start, end)`: per-minute rollups where they are clean, the rest
     /// computed from the documents.
     async fn rolled_graph(&self, start: f64, end: f64) -> Result<Graph, XrayError> {
