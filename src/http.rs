@@ -188,7 +188,23 @@ async fn aws_json(
     let operation = target.strip_prefix(LOGS_TARGET_PREFIX);
     let label = operation.unwrap_or("unknown");
     state.metrics.api_requests.with_label_values(&[label]).inc();
+    // StartLiveTail answers with an event stream, not a JSON document.
+    let mut live_tail_refused = None;
+    if let (Some("StartLiveTail"), Ok(bytes)) = (operation, &body)
+        && method == Method::POST
+    {
+        let ctx = RequestContext { account_id: state.account_id.clone(), region: state.region.clone() };
+        match fluoro_query::live_tail::start_live_tail(state.logs_read.store(), &ctx, bytes) {
+            Ok(mut response) => {
+                let id = HeaderValue::from_str(&request_id).expect("uuid is ASCII");
+                response.headers_mut().insert("x-amzn-requestid", id);
+                return response;
+            }
+            Err(error) => live_tail_refused = Some(error),
+        }
+    }
     let result = match (operation, body) {
+        _ if live_tail_refused.is_some() => Err(live_tail_refused.take().expect("checked")),
         _ if method != Method::POST => Err(AwsError::new(ErrorCode::UnknownOperation, "Only POST is supported")),
         (None, _) => Err(AwsError::new(ErrorCode::UnknownOperation, format!("Unknown operation target: '{target}'"))),
         (Some(_), Err(_)) => Err(AwsError::invalid_parameter(format!(

@@ -7,6 +7,7 @@ pub mod aws_json;
 pub mod cloudwatch;
 pub mod correlation;
 pub mod emf;
+pub mod eventstream;
 pub mod fields;
 pub mod filter;
 mod json_cursor;

@@ -6,6 +6,7 @@ pub mod cw_logs;
 pub mod cw_metrics;
 mod events;
 pub mod insights;
+pub mod live_tail;
 pub mod native;
 mod pattern_udf;
 pub mod sql;

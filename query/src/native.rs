@@ -1,5 +1,6 @@
 //! The native JSON API under `/api/` that the web UI speaks. This part: `POST /api/v1/sql`
-//! and `GET /api/v1/traces/{id}/logs` (the logs of one trace, `crate::trace_logs`).
+//! `GET /api/v1/traces/{id}/logs` (the logs of one trace, `crate::trace_logs`) and
+//! `GET /api/v1/logs/tail` (live tail, `crate::live_tail`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub fn router(api: Arc<NativeApi>) -> Router {
     Router::new()
         .route("/api/v1/sql", post(sql))
         .route("/api/v1/traces/{id}/logs", axum::routing::get(trace_logs))
+        .route("/api/v1/logs/tail", axum::routing::get(tail))
         .with_state(api)
 }
 
@@ -53,6 +55,11 @@ struct TraceLogsParams {
     end_time: Option<i64>,
     /// Event cap (default 1,000; at most 10,000).
     limit: Option<usize>,
+}
+
+/// `GET /api/v1/logs/tail`: live tail as server-sent events (`crate::live_tail::sse`).
+async fn tail(State(api): State<Arc<NativeApi>>, query: axum::extract::RawQuery) -> Response {
+    crate::live_tail::sse(api.store.clone(), query.0.as_deref().unwrap_or_default()).await
 }
 
 /// `GET /api/v1/traces/{id}/logs`: the id in X-Ray or 32-hex form.

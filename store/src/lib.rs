@@ -36,3 +36,4 @@ pub use service_map::MapView;
 pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
 pub use traces::TraceDocuments;
 pub use wal::SpanRow;
+pub use writer::LiveEvents;

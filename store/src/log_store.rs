@@ -74,7 +74,12 @@ pub struct LogStore {
     /// indexes across queries.
     session: SessionContext,
     metrics: Metrics,
+    live: tokio::sync::broadcast::Sender<Arc<crate::writer::LiveEvents>>,
 }
+
+/// Acknowledged-event batches a live-tail subscriber may fall behind by before it loses the
+/// oldest.
+const LIVE_BACKLOG: usize = 4096;
 
 impl LogStore {
     /// Opens (or creates) the store in `config.data_dir`, replaying the WAL.
@@ -102,7 +107,15 @@ impl LogStore {
         metrics.data_files.set(catalog.read(|s| s.files.len() + s.span_files.len() + s.metric_files.len()) as i64);
 
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE);
-        let state = WriterState { wal, next_seq, mem: mem.clone(), catalog: catalog.clone(), metrics: metrics.clone() };
+        let (live, _) = tokio::sync::broadcast::channel(LIVE_BACKLOG);
+        let state = WriterState {
+            wal,
+            next_seq,
+            mem: mem.clone(),
+            catalog: catalog.clone(),
+            metrics: metrics.clone(),
+            live: live.clone(),
+        };
         let writer =
             std::thread::Builder::new().name("fluoro-wal".into()).spawn(move || writer::run(state, receiver))?;
         Ok(Arc::new(Self {
@@ -121,7 +134,14 @@ impl LogStore {
             metric_filters,
             session: new_session(objects.clone()),
             metrics,
+            live,
         }))
+    }
+
+    /// Every log event batch acknowledged from now on (any ingest path), for live tail. A
+    /// receiver that falls more than a few thousand batches behind gets `Lagged`.
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::writer::LiveEvents>> {
+        self.live.subscribe()
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {

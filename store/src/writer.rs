@@ -45,6 +45,18 @@ pub(crate) struct WriterState {
     pub mem: Arc<RwLock<MemTable>>,
     pub catalog: Arc<Catalog>,
     pub metrics: Metrics,
+    pub live: tokio::sync::broadcast::Sender<Arc<LiveEvents>>,
+}
+
+/// Log events just acknowledged, for live tail (`LogStore::subscribe_events`).
+#[derive(Debug, Clone)]
+pub struct LiveEvents {
+    pub group_id: u64,
+    pub stream_id: u64,
+    pub ingestion_time: i64,
+    pub first_seq: u64,
+    pub timestamps: Vec<i64>,
+    pub messages: datafusion::arrow::array::StringArray,
 }
 
 pub(crate) fn run(mut state: WriterState, mut commands: mpsc::Receiver<Command>) {
@@ -162,9 +174,22 @@ fn commit(state: &mut WriterState, appends: Vec<(Pending, oneshot::Sender<Result
         }
         state.metrics.buffer_bytes.set(mem.total_bytes() as i64);
     }
+    let tailed = state.live.receiver_count() > 0;
     for ((pending, ack), first_seq) in appends.into_iter().zip(seqs) {
         match pending {
             Pending::Logs(batch) => {
+                if tailed {
+                    // No subscriber lagging behind can slow the writer: a full channel drops
+                    // its oldest batches (the subscriber is told it lagged).
+                    let _ = state.live.send(Arc::new(LiveEvents {
+                        group_id: batch.group_id,
+                        stream_id: batch.stream_id,
+                        ingestion_time: batch.ingestion_time,
+                        first_seq,
+                        timestamps: batch.timestamps.clone(),
+                        messages: batch.messages.clone(),
+                    }));
+                }
                 state.catalog.record_events(batch.group_id, batch.stream_id, &stats_of(&batch, first_seq));
                 state.metrics.events_ingested.inc_by(batch.len() as u64);
                 state.metrics.bytes_ingested.inc_by(batch.message_bytes() as u64);

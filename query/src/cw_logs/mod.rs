@@ -41,6 +41,10 @@ impl Default for QueryLimits {
 }
 
 impl LogsReadApi {
+    pub fn store(&self) -> &Arc<LogStore> {
+        &self.store
+    }
+
     pub fn new(store: Arc<LogStore>, clock: Clock, limits: QueryLimits) -> Self {
         let queries = QueryManager::new(limits.concurrency, limits.timeout, clock.clone());
         Self { store, clock, queries }
