@@ -6,6 +6,7 @@
 mod alarms;
 mod client;
 mod metrics;
+mod otlp_logs;
 mod traces;
 
 use std::collections::BTreeMap;
@@ -41,6 +42,8 @@ enum Bench {
     Filters(metrics::FiltersArgs),
     /// In-process: CPU per evaluation round of 10,000 alarms, and datapoint → webhook latency.
     Alarms(alarms::AlarmsArgs),
+    /// OTLP log records/s over gRPC, then the latency of the logs of one trace.
+    OtlpLogs(otlp_logs::OtlpLogsArgs),
 }
 
 #[derive(clap::Args)]
@@ -90,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Metrics(args) => tokio::runtime::Runtime::new()?.block_on(metrics::run(args)),
         Bench::Filters(args) => metrics::filters(args),
         Bench::Alarms(args) => alarms::run(args),
+        Bench::OtlpLogs(args) => tokio::runtime::Runtime::new()?.block_on(otlp_logs::run(args)),
     }
 }
 

@@ -66,7 +66,7 @@ impl XrayClient {
     }
 }
 
-async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
+pub(crate) async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
     let client =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
     let response = client.get(format!("{base}/metrics").parse()?).await?;
