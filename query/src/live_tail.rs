@@ -21,6 +21,8 @@ use fluoro_proto::eventstream;
 use fluoro_proto::filter::FilterPattern;
 use fluoro_proto::logs::EventKey;
 use fluoro_store::{LiveEvents, LogStore};
+
+use crate::trace_logs::EventView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -51,20 +53,9 @@ pub struct Selector {
     stream_names: HashMap<(u64, u64), Option<String>>,
 }
 
-/// One tailed event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TailEvent {
-    pub group: String,
-    pub stream: String,
-    pub timestamp: i64,
-    pub ingestion_time: i64,
-    pub key: EventKey,
-    pub message: String,
-}
-
 impl Selector {
     /// The matching events of one acknowledged batch.
-    pub fn select(&mut self, batch: &LiveEvents) -> Vec<TailEvent> {
+    pub fn select(&mut self, batch: &LiveEvents) -> Vec<EventView> {
         let Some(group) = self.groups.get(&batch.group_id) else { return Vec::new() };
         let key = (batch.group_id, batch.stream_id);
         let stream = match self.stream_names.get(&key) {
@@ -89,13 +80,14 @@ impl Selector {
             if self.pattern.as_ref().is_some_and(|p| !p.matches(message)) {
                 continue;
             }
-            out.push(TailEvent {
+            out.push(EventView {
                 group: group.clone(),
                 stream: stream.clone(),
                 timestamp: *timestamp,
                 ingestion_time: batch.ingestion_time,
                 key: EventKey { timestamp: *timestamp, seq: batch.first_seq + i as u64 },
                 message: message.to_owned(),
+                span_id: None,
             });
         }
         out
@@ -212,7 +204,7 @@ struct Session {
     receiver: tokio::sync::broadcast::Receiver<Arc<LiveEvents>>,
     selector: Selector,
     opening: Vec<Vec<u8>>,
-    buffered: Vec<TailEvent>,
+    buffered: Vec<EventView>,
     sampled: bool,
     deadline: tokio::time::Instant,
     next_update: tokio::time::Instant,
@@ -329,19 +321,7 @@ pub async fn sse(store: Arc<LogStore>, query: &str) -> Response {
                     if events.is_empty() {
                         continue;
                     }
-                    let events: Vec<Value> = events
-                        .iter()
-                        .map(|e| {
-                            json!({
-                                "logGroupName": e.group,
-                                "logStreamName": e.stream,
-                                "timestamp": e.timestamp,
-                                "ingestionTime": e.ingestion_time,
-                                "eventId": e.key.to_event_id(),
-                                "message": e.message,
-                            })
-                        })
-                        .collect();
+                    let events: Vec<Value> = events.iter().map(EventView::to_json).collect();
                     Event::default().event("events").data(Value::Array(events).to_string())
                 }
                 Err(RecvError::Lagged(skipped)) => {

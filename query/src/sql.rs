@@ -27,7 +27,7 @@ use futures::StreamExt;
 use crate::insights::Row;
 use crate::insights::count::{CountNode, session_state};
 use crate::insights::run::Progress;
-use crate::insights::udf::{InsightsUdf, Op};
+use crate::insights::udf::{InsightsUdf, Op, span_text, trace_text};
 use crate::insights::values::{format_number, format_timestamp};
 
 /// What a SQL query may read.
@@ -44,17 +44,6 @@ pub struct SqlScope {
 
 fn column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
-}
-
-/// The trace id column as X-Ray text or 32 hex.
-fn trace_text(xray: bool) -> Expr {
-    InsightsUdf::call(
-        "insights_trace_text",
-        format!("{xray}"),
-        Op::TraceText { xray },
-        DataType::Utf8,
-        vec![column(columns::TRACE_ID)],
-    )
 }
 
 /// A member of an OTLP record's JSON message: its text (strings unquoted) or its JSON.
@@ -126,14 +115,7 @@ fn logs_view(
             column(columns::MESSAGE).alias("message"),
             trace_text(true).alias("xray_trace_id"),
             trace_text(false).alias("trace_id"),
-            InsightsUdf::call(
-                "insights_span_text",
-                String::new(),
-                Op::SpanText,
-                DataType::Utf8,
-                vec![column(columns::SPAN_ID)],
-            )
-            .alias("span_id"),
+            span_text().alias("span_id"),
             otel_member(&["body"], true).alias("body"),
             otel_member(&["severityText"], true).alias("severity_text"),
             cast_expr(otel_member(&["severityNumber"], true), DataType::Int64).alias("severity_number"),

@@ -29,9 +29,9 @@ pub struct TraceLogsRequest {
     pub now_ms: i64,
 }
 
-/// One event of the trace.
+/// One stored log event as the native API shows it (trace logs, live tail).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TraceLogEvent {
+pub struct EventView {
     pub group: String,
     pub stream: String,
     pub timestamp: i64,
@@ -41,9 +41,26 @@ pub struct TraceLogEvent {
     pub span_id: Option<u64>,
 }
 
+impl EventView {
+    pub fn to_json(&self) -> Value {
+        let mut out = json!({
+            "logGroupName": self.group,
+            "logStreamName": self.stream,
+            "timestamp": self.timestamp,
+            "ingestionTime": self.ingestion_time,
+            "eventId": self.key.to_event_id(),
+            "message": self.message,
+        });
+        if let Some(span) = self.span_id {
+            out["spanId"] = Value::from(format!("{span:016x}"));
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceLogs {
-    pub events: Vec<TraceLogEvent>,
+    pub events: Vec<EventView>,
     /// The window searched.
     pub start_ms: i64,
     pub end_ms: i64,
@@ -57,21 +74,7 @@ pub struct TraceLogs {
 
 impl TraceLogs {
     pub fn to_json(&self, trace_id: &TraceId) -> Value {
-        let events: Vec<Value> = self
-            .events
-            .iter()
-            .map(|e| {
-                json!({
-                    "logGroupName": e.group,
-                    "logStreamName": e.stream,
-                    "timestamp": e.timestamp,
-                    "ingestionTime": e.ingestion_time,
-                    "eventId": e.key.to_event_id(),
-                    "message": e.message,
-                    "spanId": e.span_id.map(|s| format!("{s:016x}")),
-                })
-            })
-            .collect();
+        let events: Vec<Value> = self.events.iter().map(EventView::to_json).collect();
         json!({
             "traceId": trace_id.to_xray(),
             "otelTraceId": trace_id.to_hex(),
@@ -157,7 +160,7 @@ pub async fn logs_of_trace(store: &Arc<LogStore>, request: &TraceLogsRequest) ->
                 .entry((gid, sid))
                 .or_insert_with(|| store.catalog().stream_names(gid, [sid]).remove(&sid).unwrap_or_default())
                 .clone();
-            events.push(TraceLogEvent {
+            events.push(EventView {
                 group: group.name.clone(),
                 stream,
                 timestamp: timestamps.value(row),

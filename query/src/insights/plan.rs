@@ -276,22 +276,8 @@ impl<'a> Planner<'a> {
             .alias("@log"),
             // The trace the event names (spec traces.md §8.5), for every event, not only
             // Lambda's REPORT lines: from the columns the write path filled.
-            InsightsUdf::call(
-                "insights_trace_text",
-                "true".into(),
-                Op::TraceText { xray: true },
-                DataType::Utf8,
-                vec![column(columns::TRACE_ID)],
-            )
-            .alias("@xrayTraceId"),
-            InsightsUdf::call(
-                "insights_span_text",
-                String::new(),
-                Op::SpanText,
-                DataType::Utf8,
-                vec![column(columns::SPAN_ID)],
-            )
-            .alias("@xraySegmentId"),
+            super::udf::trace_text(true).alias("@xrayTraceId"),
+            super::udf::span_text().alias("@xraySegmentId"),
         ];
         let mut scope = vec![
             ("@timestamp".to_owned(), Kind::Timestamp),

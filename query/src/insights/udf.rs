@@ -70,6 +70,28 @@ pub enum Op {
     SpanText,
 }
 
+/// The trace id column as text: the X-Ray form, or 32 hex with `xray: false`.
+pub fn trace_text(xray: bool) -> Expr {
+    InsightsUdf::call(
+        "insights_trace_text",
+        format!("{xray}"),
+        Op::TraceText { xray },
+        DataType::Utf8,
+        vec![Expr::Column(datafusion::common::Column::new_unqualified(fluoro_proto::logs::columns::TRACE_ID))],
+    )
+}
+
+/// The span id column as 16 hex.
+pub fn span_text() -> Expr {
+    InsightsUdf::call(
+        "insights_span_text",
+        String::new(),
+        Op::SpanText,
+        DataType::Utf8,
+        vec![Expr::Column(datafusion::common::Column::new_unqualified(fluoro_proto::logs::columns::SPAN_ID))],
+    )
+}
+
 /// The catalog, for stream names.
 #[derive(Clone)]
 pub struct CatalogRef(pub Arc<fluoro_store::Catalog>);
