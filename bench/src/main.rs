@@ -44,6 +44,8 @@ enum Bench {
     Alarms(alarms::AlarmsArgs),
     /// OTLP log records/s over gRPC, then the latency of the logs of one trace.
     OtlpLogs(otlp_logs::OtlpLogsArgs),
+    /// In-process: the cost per log line of finding the trace it names.
+    Correlation(otlp_logs::CorrelationArgs),
 }
 
 #[derive(clap::Args)]
@@ -94,6 +96,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Filters(args) => metrics::filters(args),
         Bench::Alarms(args) => alarms::run(args),
         Bench::OtlpLogs(args) => tokio::runtime::Runtime::new()?.block_on(otlp_logs::run(args)),
+        Bench::Correlation(args) => otlp_logs::correlation(args),
     }
 }
 

@@ -257,3 +257,41 @@ async fn metric_files(base: &str) -> anyhow::Result<String> {
     let value = crate::traces::metric(base, "fluoro_data_files").await?;
     Ok(format!("{value:.0} data files"))
 }
+
+#[derive(clap::Args)]
+pub struct CorrelationArgs {
+    /// JSON lines from shared/bench/gen_logs.py (only `message` is read).
+    #[arg(long)]
+    input: PathBuf,
+    /// Use at most this many events.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+}
+
+/// In-process: nanoseconds per event of `fluoro_proto::correlation::extract`, the trace lookup
+/// every ingest path now runs on every message, over the logs benchmark's messages.
+pub fn correlation(args: CorrelationArgs) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(&args.input)?;
+    let mut messages = Vec::with_capacity(args.events.min(10_000_000));
+    for line in std::io::BufReader::new(file).lines().take(args.events) {
+        let value: serde_json::Value = serde_json::from_str(&line?)?;
+        messages.push(value["message"].as_str().unwrap_or_default().to_owned());
+    }
+    let bytes: usize = messages.iter().map(String::len).sum();
+    let mut best = f64::MAX;
+    let mut linked = 0;
+    for _ in 0..5 {
+        let started = Instant::now();
+        linked = messages.iter().filter(|m| fluoro_proto::correlation::extract(m).is_some()).count();
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    println!(
+        "trace extraction: {:.0} ns per event over {} events ({:.0} bytes on average), {:.1} % of them name a trace (best of 5)",
+        best * 1e9 / messages.len() as f64,
+        messages.len(),
+        bytes as f64 / messages.len() as f64,
+        100.0 * linked as f64 / messages.len() as f64,
+    );
+    Ok(())
+}

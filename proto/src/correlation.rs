@@ -9,8 +9,9 @@
 //! (`00-<32 hex>-<16 hex>-<2 hex>`), a bare X-Ray id.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
-use memchr::memmem;
+use memchr::memmem::Finder;
 
 use crate::json_cursor::Cursor;
 use crate::xray::ids::{SegmentId, TraceId};
@@ -35,11 +36,18 @@ const SPAN_KEYS: [&str; 2] = ["spanId", "span_id"];
 /// Nesting beyond which a JSON value is not walked (the event then only gets the text rules).
 const MAX_DEPTH: usize = 64;
 
+/// Searchers built once (building one per call costs more than most searches).
+static RAC: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"rac"));
+static REPORT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"XRAY TraceId: "));
+static ROOT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"Root="));
+static TRACEPARENT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"00-"));
+static XRAY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"1-"));
+
 /// The trace `message` belongs to, if it names one.
 pub fn extract(message: &str) -> Option<TraceLink> {
     let trimmed = message.trim_start_matches([' ', '\t', '\n', '\r']);
     if trimmed.starts_with('{')
-        && memmem::find(trimmed.as_bytes(), b"rac").is_some()
+        && RAC.find(trimmed.as_bytes()).is_some()
         && let Some(link) = from_json(trimmed)
     {
         return Some(link);
@@ -195,16 +203,15 @@ fn segment_at(bytes: &[u8]) -> Option<u64> {
 fn from_text(message: &str) -> Option<TraceLink> {
     let bytes = message.as_bytes();
     // Lambda's REPORT line.
-    const REPORT: &[u8] = b"XRAY TraceId: ";
-    for at in memmem::find_iter(bytes, REPORT) {
-        let rest = &bytes[at + REPORT.len()..];
+    for at in REPORT.find_iter(bytes) {
+        let rest = &bytes[at + REPORT.needle().len()..];
         if let Some(trace) = xray_at(rest) {
             let span = rest[35..].strip_prefix(b"\tSegmentId: ").and_then(segment_at);
             return Some(TraceLink::new(trace, span));
         }
     }
     // A trace header.
-    for at in memmem::find_iter(bytes, b"Root=") {
+    for at in ROOT.find_iter(bytes) {
         let rest = &bytes[at + 5..];
         if let Some(trace) = xray_at(rest) {
             let tail = &message[at + 5 + 35..];
@@ -217,7 +224,7 @@ fn from_text(message: &str) -> Option<TraceLink> {
         }
     }
     // A W3C traceparent.
-    for at in memmem::find_iter(bytes, b"00-") {
+    for at in TRACEPARENT.find_iter(bytes) {
         let Some(rest) = bytes.get(at + 3..at + 3 + 52) else { break };
         if rest[32] == b'-'
             && rest[49] == b'-'
@@ -231,7 +238,7 @@ fn from_text(message: &str) -> Option<TraceLink> {
         }
     }
     // A bare X-Ray id.
-    for at in memmem::find_iter(bytes, b"1-") {
+    for at in XRAY.find_iter(bytes) {
         if at > 0 && is_word(bytes.get(at - 1)) {
             continue;
         }
