@@ -201,20 +201,15 @@ pub fn lambda_fields(message: &str) -> Vec<(&'static str, LambdaValue)> {
     let mut out = Vec::new();
     if let Some(rest) = message.strip_prefix("START RequestId: ") {
         out.push(("@type", text("START")));
-        out.push(("@requestId", text(first_word(rest))));
+        out.push(("@requestId", text(crate::lambda::request_id(rest))));
     } else if let Some(rest) = message.strip_prefix("END RequestId: ") {
         out.push(("@type", text("END")));
-        out.push(("@requestId", text(first_word(rest))));
+        out.push(("@requestId", text(crate::lambda::request_id(rest))));
     } else if let Some(rest) = message.strip_prefix("REPORT RequestId: ") {
         out.push(("@type", text("REPORT")));
-        out.push(("@requestId", text(first_word(rest))));
-        for part in rest.split(['\t', '\n']) {
-            let Some((key, value)) = part.split_once(": ") else { continue };
-            let key = key.trim();
-            let number = |scale: f64| {
-                let digits = value.trim().split(' ').next().unwrap_or_default();
-                digits.parse::<f64>().ok().map(|v| LambdaValue::Number(v * scale))
-            };
+        out.push(("@requestId", text(crate::lambda::request_id(rest))));
+        for (key, value) in crate::lambda::report_parts(rest) {
+            let number = |scale: f64| crate::lambda::leading_number(value).map(|v| LambdaValue::Number(v * scale));
             let (name, value) = match key {
                 "Duration" => ("@duration", number(1.0)),
                 "Billed Duration" => ("@billedDuration", number(1.0)),
@@ -222,8 +217,8 @@ pub fn lambda_fields(message: &str) -> Vec<(&'static str, LambdaValue)> {
                 "Max Memory Used" => ("@maxMemoryUsed", number(1_000_000.0)),
                 "Init Duration" => ("@initDuration", number(1.0)),
                 "Restore Duration" => ("@restoreDuration", number(1.0)),
-                "XRAY TraceId" => ("@xrayTraceId", Some(text(value.trim()))),
-                "SegmentId" => ("@xraySegmentId", Some(text(value.trim()))),
+                "XRAY TraceId" => ("@xrayTraceId", Some(text(value))),
+                "SegmentId" => ("@xraySegmentId", Some(text(value))),
                 _ => continue,
             };
             if let Some(value) = value {
@@ -234,10 +229,6 @@ pub fn lambda_fields(message: &str) -> Vec<(&'static str, LambdaValue)> {
         out.push(("@requestId", text(id)));
     }
     out
-}
-
-fn first_word(s: &str) -> &str {
-    s.split([' ', '\t', '\n']).next().unwrap_or_default()
 }
 
 /// Node.js `<ts>\t<uuid>\t<LEVEL>\t…` and Python `[<LEVEL>]\t<ts>\t<uuid>\t…` lines.

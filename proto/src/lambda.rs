@@ -46,8 +46,23 @@ pub fn report(message: &str) -> Option<Report> {
     None
 }
 
+/// The request id at the start of what follows `START|END|REPORT RequestId: `.
+pub fn request_id(rest: &str) -> &str {
+    rest.split([' ', '\t', '\n']).next().unwrap_or_default()
+}
+
+/// The `key: value` parts of a REPORT line after `REPORT RequestId: `, trimmed.
+pub fn report_parts(rest: &str) -> impl Iterator<Item = (&str, &str)> {
+    rest.split(['\t', '\n']).filter_map(|part| part.split_once(": ")).map(|(k, v)| (k.trim(), v.trim()))
+}
+
+/// The number a REPORT value starts with (`102.25 ms` → 102.25).
+pub fn leading_number(value: &str) -> Option<f64> {
+    value.split(' ').next()?.parse().ok()
+}
+
 fn text_report(rest: &str) -> Option<Report> {
-    let request_id = rest.split(['\t', ' ', '\n']).next().unwrap_or_default().to_owned();
+    let request_id = request_id(rest).to_owned();
     let mut report = Report {
         request_id,
         duration_ms: f64::NAN,
@@ -57,11 +72,9 @@ fn text_report(rest: &str) -> Option<Report> {
         init_ms: None,
         error: false,
     };
-    for part in rest.split(['\t', '\n']) {
-        let Some((key, value)) = part.split_once(':') else { continue };
-        let value = value.trim();
-        let number = || value.split(' ').next().and_then(|n| n.parse::<f64>().ok());
-        match key.trim() {
+    for (key, value) in report_parts(rest) {
+        let number = || leading_number(value);
+        match key {
             "Duration" => report.duration_ms = number()?,
             "Billed Duration" => report.billed_ms = number(),
             "Memory Size" => report.memory_mb = number(),

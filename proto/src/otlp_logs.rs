@@ -182,45 +182,47 @@ fn text(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The name the header or the names attribute gives (validated as is), else `derived` with
+/// the characters `allowed` refuses replaced by `_` and cut to 512.
+fn target_name(
+    header: Option<&str>,
+    attribute: Option<&Value>,
+    derived: impl FnOnce() -> String,
+    allowed: fn(char) -> bool,
+    parse: fn(&str) -> Result<String, crate::AwsError>,
+    what: &str,
+) -> Result<String, String> {
+    let name = match header.filter(|s| !s.is_empty()).map(str::to_owned).or_else(|| first_name(attribute)) {
+        Some(named) => named,
+        None => derived().chars().map(|c| if allowed(c) { c } else { '_' }).take(512).collect(),
+    };
+    parse(&name).map_err(|e| format!("{what} {name:?}: {}", e.message))
+}
+
 fn group_of(resource: &Map<String, Value>, target: Target<'_>) -> Result<String, String> {
-    let named = target
-        .group
-        .map(str::to_owned)
-        .filter(|s| !s.is_empty())
-        .or_else(|| first_name(resource.get("aws.log.group.names")));
-    if let Some(name) = named {
-        return LogGroupName::parse(&name)
-            .map(|n| n.as_str().to_owned())
-            .map_err(|e| format!("log group {name:?}: {}", e.message));
-    }
-    let service = text(resource.get("service.name")).unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
-    // A derived name keeps what a group name allows and replaces the rest.
-    let clean: String = service
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#') { c } else { '_' })
-        .collect();
-    let name: String = format!("/otel/{clean}").chars().take(512).collect();
-    LogGroupName::parse(&name).map(|n| n.as_str().to_owned()).map_err(|e| format!("log group {name:?}: {}", e.message))
+    target_name(
+        target.group,
+        resource.get("aws.log.group.names"),
+        || format!("/otel/{}", text(resource.get("service.name")).as_deref().unwrap_or(UNKNOWN_SERVICE)),
+        |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#'),
+        |n| LogGroupName::parse(n).map(|n| n.as_str().to_owned()),
+        "log group",
+    )
 }
 
 fn stream_of(resource: &Map<String, Value>, target: Target<'_>) -> Result<String, String> {
-    let named = target
-        .stream
-        .map(str::to_owned)
-        .filter(|s| !s.is_empty())
-        .or_else(|| first_name(resource.get("aws.log.stream.names")));
-    if let Some(name) = named {
-        return LogStreamName::parse(&name)
-            .map(|n| n.as_str().to_owned())
-            .map_err(|e| format!("log stream {name:?}: {}", e.message));
-    }
-    let derived = text(resource.get("service.instance.id"))
-        .or_else(|| text(resource.get("host.name")))
-        .unwrap_or_else(|| DEFAULT_STREAM.to_owned());
-    let clean: String = derived.chars().map(|c| if matches!(c, ':' | '*') { '_' } else { c }).take(512).collect();
-    LogStreamName::parse(&clean)
-        .map(|n| n.as_str().to_owned())
-        .map_err(|e| format!("log stream {clean:?}: {}", e.message))
+    target_name(
+        target.stream,
+        resource.get("aws.log.stream.names"),
+        || {
+            text(resource.get("service.instance.id"))
+                .or_else(|| text(resource.get("host.name")))
+                .unwrap_or_else(|| DEFAULT_STREAM.to_owned())
+        },
+        |c| !matches!(c, ':' | '*'),
+        |n| LogStreamName::parse(n).map(|n| n.as_str().to_owned()),
+        "log stream",
+    )
 }
 
 #[cfg(test)]

@@ -31,28 +31,14 @@ fn trace_bloom(sorted: &RecordBatch) -> crate::bloom::TraceBloom {
 /// A batch of log events read from a file written before the trace columns existed, with
 /// them added (read from the messages, as at ingest).
 pub(crate) fn with_link_columns(batch: RecordBatch) -> Result<RecordBatch, ParquetError> {
-    use datafusion::arrow::array::{FixedSizeBinaryBuilder, UInt64Array};
     if batch.schema().column_with_name(columns::TRACE_ID).is_some() {
         return Ok(batch);
     }
     let messages = batch.column_by_name(columns::MESSAGE).expect("column").as_string::<i32>();
-    let mut traces = FixedSizeBinaryBuilder::with_capacity(messages.len(), 16);
-    let mut spans = Vec::with_capacity(messages.len());
-    for message in messages.iter() {
-        match message.and_then(fluoro_proto::correlation::extract) {
-            Some(link) => {
-                traces.append_value(link.trace_id.0)?;
-                spans.push(link.span_id);
-            }
-            None => {
-                traces.append_null();
-                spans.push(None);
-            }
-        }
-    }
+    let (traces, spans) = crate::memtable::link_arrays(&crate::memtable::links_of(messages));
     let mut columns = batch.columns().to_vec();
-    columns.push(std::sync::Arc::new(traces.finish()));
-    columns.push(std::sync::Arc::new(UInt64Array::from(spans)));
+    columns.push(std::sync::Arc::new(traces));
+    columns.push(std::sync::Arc::new(spans));
     Ok(RecordBatch::try_new(LOG_SCHEMA.clone(), columns)?)
 }
 

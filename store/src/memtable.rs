@@ -35,7 +35,7 @@ impl PreparedBatch {
         timestamps: Vec<i64>,
         messages: StringArray,
     ) -> Self {
-        let links = messages.iter().map(|m| m.and_then(fluoro_proto::correlation::extract)).collect();
+        let links = links_of(&messages);
         Self { group_id, stream_id, ingestion_time, timestamps, messages, links }
     }
 
@@ -50,6 +50,24 @@ impl PreparedBatch {
     pub fn message_bytes(&self) -> usize {
         self.messages.value_data().len()
     }
+}
+
+/// The trace each message names.
+pub(crate) fn links_of(messages: &StringArray) -> Vec<Option<TraceLink>> {
+    messages.iter().map(|m| m.and_then(fluoro_proto::correlation::extract)).collect()
+}
+
+/// The `trace_id` and `span_id` columns of rows with these trace links.
+pub(crate) fn link_arrays(links: &[Option<TraceLink>]) -> (FixedSizeBinaryArray, UInt64Array) {
+    use datafusion::arrow::buffer::{Buffer, NullBuffer};
+    if links.iter().all(Option::is_none) {
+        return (FixedSizeBinaryArray::new_null(16, links.len()), UInt64Array::new_null(links.len()));
+    }
+    let ids: Vec<u8> = links.iter().flat_map(|l| l.map_or([0; 16], |l| l.trace_id.0)).collect();
+    let valid = NullBuffer::from_iter(links.iter().map(Option::is_some));
+    let traces = FixedSizeBinaryArray::new(16, Buffer::from_vec(ids), Some(valid));
+    let spans = UInt64Array::from_iter(links.iter().map(|l| l.and_then(|l| l.span_id)));
+    (traces, spans)
 }
 
 /// Trace documents prepared by a frontend, before they have seqs.
@@ -124,11 +142,7 @@ struct OpenChunk {
     seqs: Vec<u64>,
     offsets: Vec<i32>,
     values: Vec<u8>,
-    trace_ids: Vec<u8>,
-    spans: Vec<u64>,
-    /// Rows with a trace id (and with a span id); `None` while every row so far has none.
-    trace_valid: Option<Vec<bool>>,
-    span_valid: Option<Vec<bool>>,
+    links: Vec<Option<TraceLink>>,
 }
 
 impl OpenChunk {
@@ -150,49 +164,7 @@ impl OpenChunk {
             self.values.extend_from_slice(message.unwrap_or_default().as_bytes());
             self.offsets.push(self.values.len() as i32);
         }
-        let before = self.seqs.len() - n;
-        for (i, link) in batch.links.iter().enumerate() {
-            let Some(link) = link else { continue };
-            let trace_valid = self.trace_valid.get_or_insert_with(|| vec![false; before]);
-            trace_valid.resize(before + i, false);
-            trace_valid.push(true);
-            self.trace_ids.resize(16 * (before + i), 0);
-            self.trace_ids.extend_from_slice(&link.trace_id.0);
-            if let Some(span) = link.span_id {
-                let span_valid = self.span_valid.get_or_insert_with(|| vec![false; before]);
-                span_valid.resize(before + i, false);
-                span_valid.push(true);
-                self.spans.resize(before + i, 0);
-                self.spans.push(span);
-            }
-        }
-    }
-
-    /// The trace and span columns of the rows so far.
-    fn link_columns(&self) -> (FixedSizeBinaryArray, UInt64Array) {
-        use datafusion::arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
-        let n = self.len();
-        let traces = match &self.trace_valid {
-            None => FixedSizeBinaryArray::new_null(16, n),
-            Some(valid) => {
-                let mut ids = self.trace_ids.clone();
-                ids.resize(16 * n, 0);
-                let mut valid = valid.clone();
-                valid.resize(n, false);
-                FixedSizeBinaryArray::new(16, Buffer::from_vec(ids), Some(NullBuffer::from(valid)))
-            }
-        };
-        let spans = match &self.span_valid {
-            None => UInt64Array::new_null(n),
-            Some(valid) => {
-                let mut ids = self.spans.clone();
-                ids.resize(n, 0);
-                let mut valid = valid.clone();
-                valid.resize(n, false);
-                UInt64Array::new(ScalarBuffer::from(ids), Some(NullBuffer::from(valid)))
-            }
-        };
-        (traces, spans)
+        self.links.extend_from_slice(&batch.links);
     }
 
     /// The rows so far as a batch (copies; the chunk stays open).
@@ -200,7 +172,7 @@ impl OpenChunk {
         use datafusion::arrow::buffer::{Buffer, OffsetBuffer};
         let offsets = if self.offsets.is_empty() { vec![0] } else { self.offsets.clone() };
         let messages = StringArray::new(OffsetBuffer::new(offsets.into()), Buffer::from(self.values.as_slice()), None);
-        let (traces, spans) = self.link_columns();
+        let (traces, spans) = link_arrays(&self.links);
         RecordBatch::try_new(
             LOG_SCHEMA.clone(),
             vec![

@@ -169,16 +169,16 @@ async fn run_query(
     result
 }
 
-/// Words every matching event's message must contain, from the `filter` commands before
-/// anything that could change `@message`: `@message like "…"`, `@message like /plain/`, and
-/// Lambda's `@type = "REPORT"` (and START / END).
-pub fn required_literals(query: &Query) -> Vec<String> {
+/// The `filter` expressions every matching event passes before any command could change one
+/// of `fields` (a `fields`/`display` or `parse` naming it, or anything else but `sort` and
+/// `unmask`): what narrowing may rely on.
+fn leading_filters<'q>(query: &'q Query, fields: &[&str]) -> Vec<&'q Expr> {
     let mut out = Vec::new();
     for command in &query.commands {
         match &command.node {
-            Command::Filter(e) | Command::FilterIndex(e) => conjunct_literals(e, &mut out),
+            Command::Filter(e) | Command::FilterIndex(e) => out.push(e),
             Command::Fields(items) | Command::Display(items) => {
-                if items.iter().any(|i| matches!(i.name().as_str(), "@message" | "@type")) {
+                if items.iter().any(|i| fields.contains(&i.name().as_str())) {
                     break;
                 }
             }
@@ -189,7 +189,7 @@ pub fn required_literals(query: &Query) -> Vec<String> {
                         .map(|r| r.capture_names().flatten().map(str::to_owned).collect())
                         .unwrap_or_default(),
                 };
-                if names.iter().any(|n| n == "@message" || n == "@type") {
+                if names.iter().any(|n| fields.contains(&n.as_str())) {
                     break;
                 }
             }
@@ -200,9 +200,20 @@ pub fn required_literals(query: &Query) -> Vec<String> {
     out
 }
 
-/// The trace every matching event must name, from a `filter @xrayTraceId = "…"` (X-Ray or
-/// 32-hex form) before any other command: the Bloom filters of the files and the
-/// `trace_id` column then do the work.
+/// Words every matching event's message must contain, from the leading filters:
+/// `@message like "…"`, `@message like /plain/`, and Lambda's `@type = "REPORT"` (and START /
+/// END).
+pub fn required_literals(query: &Query) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in leading_filters(query, &["@message", "@type"]) {
+        conjunct_literals(e, &mut out);
+    }
+    out
+}
+
+/// The trace every matching event must name, from a leading `filter @xrayTraceId = "…"`
+/// (X-Ray or 32-hex form): the Bloom filters of the files and the `trace_id` column then do
+/// the work.
 pub fn required_trace_id(query: &Query) -> Option<[u8; 16]> {
     fn conjunct(e: &Expr) -> Option<[u8; 16]> {
         let is_field = |e: &Expr| matches!(&e.kind, ExprKind::Field(f) if f.name == "@xrayTraceId");
@@ -219,18 +230,7 @@ pub fn required_trace_id(query: &Query) -> Option<[u8; 16]> {
             _ => None,
         }
     }
-    for command in &query.commands {
-        match &command.node {
-            Command::Filter(e) | Command::FilterIndex(e) => {
-                if let Some(id) = conjunct(e) {
-                    return Some(id);
-                }
-            }
-            Command::Sort(_) | Command::Unmask => {}
-            _ => return None,
-        }
-    }
-    None
+    leading_filters(query, &["@xrayTraceId"]).into_iter().find_map(conjunct)
 }
 
 fn conjunct_literals(e: &Expr, out: &mut Vec<String>) {
