@@ -20,17 +20,27 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
-def free_tcp_udp_port():
-    """A port free for both TCP and UDP (X-Ray uses both)."""
-    for _ in range(50):
-        port = free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no port free for TCP and UDP")
+def distinct_ports():
+    """http, otlp_grpc, otlp_http and xray ports: all held open while they are chosen, so no two
+    are the same; the last one is free for UDP too (X-Ray uses both)."""
+    held, ports = [], []
+    try:
+        while len(ports) < 4:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if len(ports) == 3:
+                try:
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                        u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
 
 
 class Fluoro:
@@ -39,12 +49,8 @@ class Fluoro:
     def __init__(self, data_dir, extra_args=()):
         self.data_dir = str(data_dir)
         self.extra_args = list(extra_args)
-        self.http_port = free_port()
-        self.ports = {
-            "otlp_grpc": free_port(),
-            "otlp_http": free_port(),
-            "xray": free_tcp_udp_port(),
-        }
+        self.http_port, grpc, otlp_http, xray = distinct_ports()
+        self.ports = {"otlp_grpc": grpc, "otlp_http": otlp_http, "xray": xray}
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "..", f"fluoro-{self.http_port}.log")
 
