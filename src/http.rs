@@ -25,7 +25,7 @@ const AMZ_JSON: &str = "application/x-amz-json-1.1";
 pub struct AppState {
     pub max_request_bytes: usize,
     pub logs_write: Arc<LogsWriteApi>,
-    pub logs_read: LogsReadApi,
+    pub logs_read: Arc<LogsReadApi>,
     pub traces_write: Arc<TracesWriteApi>,
     pub traces_read: Arc<TracesReadApi>,
     pub metrics_write: fluoro_collector::cw_metrics::MetricsWriteApi,
@@ -167,6 +167,13 @@ async fn aws_json(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // The web UI: `/` and its content-hashed files, for GET requests no AWS protocol claims.
+    if (method == Method::GET || method == Method::HEAD)
+        && !crate::cloudwatch::may_be_query(&method, &uri, &headers)
+        && let Some(asset) = fluoro_ui::asset(uri.path())
+    {
+        return ui_asset(asset);
+    }
     // X-Ray is rest-json: a known path and no X-Amz-Target.
     if !headers.contains_key("x-amz-target") && XRAY_PATHS.contains(&uri.path()) {
         return xray(&state, &method, uri.path(), body).await;
@@ -250,6 +257,16 @@ async fn aws_json(
     if let Some(error_type) = error_type {
         headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
     }
+    response
+}
+
+fn ui_asset(asset: fluoro_ui::Asset) -> Response {
+    let cache = if asset.immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let mut response = Body::from(asset.bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 

@@ -87,7 +87,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let state = Arc::new(http::AppState {
         max_request_bytes: settings.max_request_bytes,
         logs_write: Arc::new(LogsWriteApi::new(store.clone(), clock.clone())),
-        logs_read: LogsReadApi::new(store.clone(), clock.clone(), settings.queries),
+        logs_read: Arc::new(LogsReadApi::new(store.clone(), clock.clone(), settings.queries)),
         traces_write: traces_write.clone(),
         traces_read: traces_read.clone(),
         metrics_write: fluoro_collector::cw_metrics::MetricsWriteApi::new(
@@ -104,6 +104,8 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     });
     let native = fluoro_query::native::router(Arc::new(fluoro_query::native::NativeApi {
         store: store.clone(),
+        logs: state.logs_read.clone(),
+        region: settings.region.clone(),
         account_id: settings.account_id.clone(),
         clock: clock.clone(),
         timeout: settings.queries.timeout,

@@ -1,6 +1,9 @@
-//! The native JSON API under `/api/` that the web UI speaks. This part: `POST /api/v1/sql`
-//! `GET /api/v1/traces/{id}/logs` (the logs of one trace, `crate::trace_logs`) and
-//! `GET /api/v1/logs/tail` (live tail, `crate::live_tail`).
+//! The native JSON API under `/api/` that the web UI speaks. This part: `POST /api/v1/sql`,
+//! `GET /api/v1/traces/{id}/logs` (the logs of one trace, `crate::trace_logs`),
+//! `GET /api/v1/logs/tail` (live tail, `crate::live_tail`) and
+//! `POST /api/v1/logs/{Operation}`: the CloudWatch Logs read operations (`LOG_OPERATIONS`) with
+//! their AWS JSON input and output, so the UI and boto3 share one implementation and one set of
+//! validations; errors come back as `{"error", "code"}` with the operation's HTTP status.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +24,8 @@ use crate::sql::{SqlScope, execute, json_rows, prepare};
 
 pub struct NativeApi {
     pub store: Arc<LogStore>,
+    pub logs: Arc<crate::cw_logs::LogsReadApi>,
+    pub region: String,
     pub account_id: String,
     pub clock: Clock,
     pub timeout: Duration,
@@ -44,7 +49,56 @@ pub fn router(api: Arc<NativeApi>) -> Router {
         .route("/api/v1/sql", post(sql))
         .route("/api/v1/traces/{id}/logs", axum::routing::get(trace_logs))
         .route("/api/v1/logs/tail", axum::routing::get(tail))
+        .route("/api/v1/logs/{operation}", post(logs_operation))
         .with_state(api)
+}
+
+/// The CloudWatch Logs operations the native API serves: reads, plus the saved queries the
+/// query service keeps (`PutQueryDefinition`, `DeleteQueryDefinition`).
+pub const LOG_OPERATIONS: &[&str] = &[
+    "DescribeLogGroups",
+    "DescribeLogStreams",
+    "DescribeMetricFilters",
+    "ListTagsForResource",
+    "GetLogEvents",
+    "FilterLogEvents",
+    "GetLogRecord",
+    "GetLogGroupFields",
+    "StartQuery",
+    "GetQueryResults",
+    "StopQuery",
+    "DescribeQueries",
+    "PutQueryDefinition",
+    "DescribeQueryDefinitions",
+    "DeleteQueryDefinition",
+];
+
+/// `POST /api/v1/logs/{Operation}`.
+async fn logs_operation(
+    State(api): State<Arc<NativeApi>>,
+    axum::extract::Path(operation): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !LOG_OPERATIONS.contains(&operation.as_str()) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({
+                "error": format!("{operation} is not a log operation of the native API (one of {})", LOG_OPERATIONS.join(", ")),
+                "code": "UnknownOperation",
+            })),
+        )
+            .into_response();
+    }
+    let ctx = fluoro_proto::aws_json::RequestContext { account_id: api.account_id.clone(), region: api.region.clone() };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+    match api.logs.handle(&ctx, &operation, body).await {
+        Some(Ok(value)) => Json(value).into_response(),
+        Some(Err(e)) => {
+            let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, Json(json!({"error": e.message, "code": e.code.as_str()}))).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, format!("{operation} is not served")),
+    }
 }
 
 #[derive(Deserialize)]

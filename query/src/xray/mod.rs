@@ -46,6 +46,17 @@ pub struct TracesReadApi {
     groups: GroupStore,
 }
 
+/// The X-Ray read operations of the native API: (operation name, REST path).
+pub const NATIVE_OPERATIONS: &[(&str, &str)] = &[
+    ("GetTraceSummaries", "/TraceSummaries"),
+    ("BatchGetTraces", "/Traces"),
+    ("GetTraceGraph", "/TraceGraph"),
+    ("GetServiceGraph", "/ServiceGraph"),
+    ("GetTimeSeriesServiceStatistics", "/TimeSeriesServiceStatistics"),
+    ("GetGroups", "/Groups"),
+    ("GetGroup", "/GetGroup"),
+];
+
 impl TracesReadApi {
     pub fn new(store: Arc<LogStore>, clock: Clock, settings: TracesReadSettings) -> Self {
         let groups = GroupStore::new(store.catalog().clone(), settings.account_id.clone(), settings.region.clone());
@@ -314,7 +325,49 @@ impl TracesReadApi {
                     .into_response(),
             }
         }
-        axum::Router::new().route("/api/v1/traces/service-map", axum::routing::get(service_map)).with_state(api)
+        /// `POST /api/v1/xray/{Operation}`: the X-Ray read operations with their JSON input
+        /// and output; errors as `{"error", "code"}` with the operation's HTTP status.
+        async fn operation(
+            axum::extract::State(api): axum::extract::State<Arc<TracesReadApi>>,
+            axum::extract::Path(operation): axum::extract::Path<String>,
+            body: axum::body::Bytes,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            let Some((_, path)) = NATIVE_OPERATIONS.iter().find(|(name, _)| *name == operation) else {
+                let names: Vec<&str> = NATIVE_OPERATIONS.iter().map(|(name, _)| *name).collect();
+                return (
+                    axum::http::StatusCode::NOT_FOUND,
+                    axum::Json(serde_json::json!({
+                        "error": format!("{operation} is not an X-Ray operation of the native API (one of {})", names.join(", ")),
+                        "code": "UnknownOperation",
+                    })),
+                )
+                    .into_response();
+            };
+            let input = if body.iter().all(u8::is_ascii_whitespace) {
+                Some(serde_json::json!({}))
+            } else {
+                serde_json::from_slice::<Value>(&body).ok().filter(Value::is_object)
+            };
+            let result = match input {
+                None => Err(XrayError::invalid_request("The request body must be a JSON object")),
+                Some(input) => {
+                    api.handle(path, &input).await.unwrap_or_else(|| Err(XrayError::invalid_request("not served")))
+                }
+            };
+            match result {
+                Ok(value) => axum::Json(value).into_response(),
+                Err(e) => (
+                    axum::http::StatusCode::from_u16(e.status).unwrap_or(axum::http::StatusCode::BAD_REQUEST),
+                    axum::Json(serde_json::json!({"error": e.message, "code": e.code})),
+                )
+                    .into_response(),
+            }
+        }
+        axum::Router::new()
+            .route("/api/v1/traces/service-map", axum::routing::get(service_map))
+            .route("/api/v1/xray/{operation}", axum::routing::post(operation))
+            .with_state(api)
     }
 
     /// The whole graph of `[start, end)`: per-minute rollups where they are clean, the rest
