@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the dependency-direction check, Rust unit and
-# property tests, then the end-to-end tests that drive the real binary with boto3 and the aws
-# CLI. Installs what it needs (a Python venv) on first use; keeps build output in
-# $CARGO_TARGET_DIR (default ~/.cache/fluoro/target) so reruns are incremental.
+# property tests, then the end-to-end tests that drive the real binary with boto3, the aws CLI,
+# the SDKs and (for the web UI) Playwright in Debian's Chromium. Installs what it needs on first
+# use (a Python venv, Debian's chromium package; the UI's npm packages are installed by
+# ui/build.rs); keeps build output in $CARGO_TARGET_DIR (default ~/.cache/fluoro/target) so
+# reruns are incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fluoro/target}"
@@ -42,6 +44,16 @@ if ! cmp -s tests/e2e/requirements.txt "$venv/requirements.txt"; then
   "$venv/bin/pip" install --quiet -r tests/e2e/requirements.txt
   cp tests/e2e/requirements.txt "$venv/requirements.txt"
 fi
+
+step "Chromium for the web UI tests (Debian's package)"
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+fi
+chromium --version
 
 step "end-to-end tests"
 export FLUORO_BIN="$CARGO_TARGET_DIR/debug/fluoro"
