@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -203,6 +204,34 @@ def test_the_page_is_embedded_and_self_contained(server):
         with urllib.request.urlopen(server.endpoint + asset) as r:
             assert r.status == 200
             assert "immutable" in r.headers["Cache-Control"]
+
+
+def native(server, path, body):
+    request = urllib.request.Request(server.endpoint + path, data=json.dumps(body).encode(),
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def test_native_operations_answer_in_their_own_shape(server, fed):
+    """The UI's native API: the AWS operations' JSON in and out, errors as {error, code}."""
+    status, out = native(server, "/api/v1/logs/DescribeLogGroups", {"logGroupNamePrefix": "/ui/"})
+    assert status == 200 and [g["logGroupName"] for g in out["logGroups"]] == [GROUP]
+    status, out = native(server, "/api/v1/logs/DescribeLogStreams", {"logGroupName": "/nope"})
+    assert status == 400 and out["code"] == "ResourceNotFoundException", out
+    status, out = native(server, "/api/v1/logs/PutLogEvents", {})
+    assert status == 404 and out["code"] == "UnknownOperation" and "DescribeLogGroups" in out["error"]
+    status, out = native(server, "/api/v1/logs/FilterLogEvents", {"logGroupName": GROUP, "limit": 0})
+    assert status == 400 and out["code"] == "InvalidParameterException", out
+    status, out = native(server, "/api/v1/xray/BatchGetTraces", {"TraceIds": [fed["traces"][0]]})
+    assert status == 200 and len(out["Traces"][0]["Segments"]) == 2
+    status, out = native(server, "/api/v1/xray/GetTraceSummaries", {"StartTime": 10, "EndTime": 5})
+    assert status == 400 and out["code"] == "InvalidRequestException", out
+    status, out = native(server, "/api/v1/xray/PutTraceSegments", {})
+    assert status == 404 and out["code"] == "UnknownOperation"
 
 
 def test_log_groups_streams_and_events(page, fed):

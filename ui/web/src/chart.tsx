@@ -53,7 +53,9 @@ export function Chart({
       ctx.stroke();
       ctx.fillStyle = "#dc2626";
       ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-      ctx.fillText(threshold.label, u.bbox.left + 4 * devicePixelRatio, y - 4 * devicePixelRatio);
+      ctx.textAlign = "right";
+      ctx.textBaseline = "bottom";
+      ctx.fillText(threshold.label, u.bbox.left + u.bbox.width - 4 * devicePixelRatio, y - 3 * devicePixelRatio);
       ctx.restore();
     };
     const options: uPlot.Options = {

@@ -329,8 +329,34 @@ export function LogEvents({ route }: { route: Route }) {
   );
 }
 
-export function EventTable({ events, showStream, showGroup }: { events: LogEvent[]; showStream?: boolean; showGroup?: boolean }) {
+export function EventTable({
+  events,
+  showStream,
+  showGroup,
+  compact,
+}: {
+  events: LogEvent[];
+  showStream?: boolean;
+  showGroup?: boolean;
+  /** A list for narrow panels: where and when above, the message below. */
+  compact?: boolean;
+}) {
   if (events.length === 0) return null;
+  if (compact) {
+    return (
+      <ul class="plain events compact" data-testid="events">
+        {events.map((e) => (
+          <li key={e.eventId}>
+            <div class="muted">
+              {fmtTime(e.timestamp)} · <a href={href("/logs/events", { group: e.logGroupName, stream: e.logStreamName })}>{e.logGroupName}</a> /{" "}
+              {e.logStreamName}
+            </div>
+            <Message text={e.message} />
+          </li>
+        ))}
+      </ul>
+    );
+  }
   return (
     <table class="grid events" data-testid="events">
       <thead>

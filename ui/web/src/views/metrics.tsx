@@ -155,7 +155,7 @@ export function Metrics({ route }: { route: Route }) {
               <table class="grid" data-testid="metric-list">
                 <thead>
                   <tr>
-                    <th></th>
+                    <th class="check"></th>
                     <th>Metric</th>
                     <th>Dimensions</th>
                   </tr>
@@ -163,7 +163,7 @@ export function Metrics({ route }: { route: Route }) {
                 <tbody>
                   {shown.slice(0, 500).map((m) => (
                     <tr>
-                      <td>
+                      <td class="check">
                         <input
                           type="checkbox"
                           aria-label={`Chart ${m.name} ${dimensionText(m.dimensions)}`}

@@ -44,6 +44,12 @@ export function health(stats: Stats | undefined) {
 
 const RADIUS = 30;
 
+/** Requests per minute, or per hour when fewer than one a minute. */
+function rate(total: number, minutes: number): string {
+  const perMinute = total / minutes;
+  return perMinute >= 1 || perMinute === 0 ? `${fmtNumber(perMinute, 1)}/min` : `${fmtNumber(perMinute * 60, 1)}/h`;
+}
+
 /** One ring segment per outcome, starting at the top. */
 function Ring({ stats }: { stats: ReturnType<typeof health> }) {
   const parts: [number, string][] = [
@@ -95,7 +101,7 @@ export function ServiceMap({ route }: { route: Route }) {
   );
   const services = map.data?.services ?? [];
   const g = new Graph();
-  g.setGraph({ rankdir: "LR", nodesep: 50, ranksep: 140, marginx: 50, marginy: 40 });
+  g.setGraph({ rankdir: "LR", nodesep: 50, ranksep: 110, marginx: 50, marginy: 40 });
   g.setDefaultEdgeLabel(() => ({}));
   const byRef = new Map(services.map((s) => [s.ReferenceId, s]));
   for (const s of services) g.setNode(String(s.ReferenceId), { width: 150, height: 110 });
@@ -119,8 +125,8 @@ export function ServiceMap({ route }: { route: Route }) {
         <h1>Service map</h1>
         <TimeRangePicker value={range} onChange={(r) => replaceParams(rangeParams(r))} />
         <span class="legend">
-          <span class="dot ok" /> OK <span class="dot error" /> Error (4xx) <span class="dot throttle" /> Throttle (429){" "}
-          <span class="dot fault" /> Fault (5xx)
+          <span class="dot dot-ok" /> OK <span class="dot dot-error" /> Error (4xx) <span class="dot dot-throttle" /> Throttle (429){" "}
+          <span class="dot dot-fault" /> Fault (5xx)
         </span>
       </header>
       <ErrorBox error={map.error} />
@@ -137,8 +143,7 @@ OTLP: ${ENDPOINT.replace(/:\d+$/, ":4318")}/v1/traces or gRPC :4317`}</Code>
           <div class="map-canvas">
             <svg
               viewBox={`0 0 ${width} ${height}`}
-              width={width}
-              height={height}
+              style={{ width: "100%", maxWidth: `${width}px`, height: "auto" }}
               data-testid="service-map"
               role="img"
               aria-label="Service map"
@@ -172,7 +177,7 @@ OTLP: ${ENDPOINT.replace(/:\d+$/, ":4318")}/v1/traces or gRPC :4317`}</Code>
                     </title>
                     <path d={d} marker-end="url(#arrow)" />
                     <text x={mid.x} y={mid.y - 6} text-anchor="middle" class="edge-label">
-                      {fmtSeconds(stats.latency)} · {fmtNumber(stats.total / minutes, 1)}/min
+                      {fmtSeconds(stats.latency)} · {rate(stats.total, minutes)}
                     </text>
                   </a>
                 );
@@ -257,7 +262,7 @@ function NodeStats({ stats, minutes }: { stats?: Stats; minutes: number }) {
     <dl class="facts">
       <dt>Requests</dt>
       <dd>
-        {fmtNumber(h.total)} ({fmtNumber(h.total / minutes, 1)}/min)
+        {fmtNumber(h.total)} ({rate(h.total, minutes)})
       </dd>
       <dt>Average latency</dt>
       <dd>{fmtSeconds(h.latency)}</dd>

@@ -298,7 +298,7 @@ export function Trace({ route }: { route: Route }) {
             )}
             {related.data && (
               <div data-testid="trace-logs">
-                <EventTable events={related.data.events} showGroup />
+                <EventTable events={related.data.events} compact />
               </div>
             )}
           </aside>

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""How fast each view of the web UI shows its data, in headless Chromium, against a release
+fluoro serving a data directory filled by `fluoro-bench ingest --keep-data DIR`.
+
+    target/release/fluoro-bench ingest --input logs-10M.jsonl --events 1000000 --keep-data /tmp/fluoro-1M
+    python3 bench/ui.py --data-dir /tmp/fluoro-1M --fluoro target/release/fluoro
+
+For each view: a new browser context (nothing cached: the page, its script and its API calls all
+load), then the time from navigation until the view's data is on screen; the median and the
+slowest of --runs runs, then the same with the browser's cache warm (a reload). Not a test:
+nothing here asserts a speed. Needs `playwright` (pip) and Debian's chromium."""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+
+
+def free_ports(n):
+    held, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        held.append(s)
+        ports.append(s.getsockname()[1])
+    for s in held:
+        s.close()
+    return ports
+
+
+def post(endpoint, path, body):
+    request = urllib.request.Request(endpoint + path, data=json.dumps(body).encode(),
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as r:
+        return json.load(r)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--fluoro", default="target/release/fluoro")
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    http, grpc, otlp_http, xray = free_ports(4)
+    endpoint = f"http://127.0.0.1:{http}"
+    log = open(os.path.join(args.data_dir, "..", "fluoro-ui-bench.log"), "ab")
+    server = subprocess.Popen([
+        args.fluoro, "serve", "--data-dir", args.data_dir, "--http-addr", f"127.0.0.1:{http}",
+        "--otlp-grpc-addr", f"127.0.0.1:{grpc}", "--otlp-http-addr", f"127.0.0.1:{otlp_http}",
+        "--xray-addr", f"127.0.0.1:{xray}"], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                urllib.request.urlopen(endpoint + "/health", timeout=1)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("fluoro did not start")
+                time.sleep(0.2)
+        run(args, endpoint)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def run(args, endpoint):
+    groups = post(endpoint, "/api/v1/logs/DescribeLogGroups", {"limit": 50})["logGroups"]
+    if not groups:
+        sys.exit("the data directory holds no log groups")
+    stats = post(endpoint, "/api/v1/sql", {"query": "SELECT count(*) AS n, min(timestamp) AS lo, max(timestamp) AS hi FROM logs"})
+    row = stats["rows"][0]
+    total, lo, hi = row["n"], row["lo"], row["hi"]
+    busiest = max(groups, key=lambda g: g.get("storedBytes", 0))["logGroupName"]
+    print(f"{total:,} events stored in {len(groups)}+ log groups; busiest group {busiest}")
+    window = f"start={lo}&end={hi + 1}"
+    group = urllib.parse.quote(busiest, safe="")
+    views = [
+        ("overview", "/#/", "[data-testid=overview] strong:not(:text('…'))"),
+        ("log groups", "/#/logs", "[data-testid=log-groups] tbody tr"),
+        ("log group", f"/#/logs/group?name={group}", "[data-testid=log-streams] tbody tr"),
+        ("log events", f"/#/logs/events?group={group}&{window}", "[data-testid=events] tbody tr"),
+        ("insights", f"/#/insights?groups={group}&{window}", "[data-testid=query-editor]"),
+        ("traces", f"/#/traces?{window}", "[data-testid=trace-list], .empty"),
+        ("service map", f"/#/map?{window}", "[data-testid=service-map], .empty"),
+        ("metrics", "/#/metrics", "[data-testid=namespaces] li, .empty"),
+        ("alarms", "/#/alarms", "[data-testid=alarm-list], .empty"),
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=args.chromium, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        print(f"{'view':<14}{'cold median':>13}{'cold max':>11}{'warm median':>13}{'warm max':>11}")
+        for name, path, ready in views:
+            cold, warm = [], []
+            for _ in range(args.runs):
+                context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=endpoint)
+                page = context.new_page()
+                t0 = time.perf_counter()
+                page.goto(path, wait_until="commit")
+                page.locator(ready).first.wait_for(timeout=60_000)
+                cold.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                page.reload(wait_until="commit")
+                page.locator(ready).first.wait_for(timeout=60_000)
+                warm.append(time.perf_counter() - t0)
+                context.close()
+            ms = lambda xs, f: f"{f(xs) * 1000:.0f} ms"
+            print(f"{name:<14}{ms(cold, statistics.median):>13}{ms(cold, max):>11}{ms(warm, statistics.median):>13}{ms(warm, max):>11}")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
