@@ -3,7 +3,11 @@
 fluoro serving a data directory filled by `fluoro-bench ingest --keep-data DIR`.
 
     target/release/fluoro-bench ingest --input logs-10M.jsonl --events 1000000 --keep-data /tmp/fluoro-1M
-    python3 bench/ui.py --data-dir /tmp/fluoro-1M --fluoro target/release/fluoro
+    python3 bench/ui.py --data-dir /tmp/fluoro-1M --fluoro target/release/fluoro \
+        --load-spans spans-1M.otlp.jsonl --traces-hour 2026-11-22T02:00:00Z    # spans: once
+
+`--load-spans` posts each line of a gen_spans.py OTLP JSON file to /v1/traces first (do it once
+per data directory); `--traces-hour` is the hour the traces and service-map views show.
 
 For each view: a new browser context (nothing cached: the page, its script and its API calls all
 load), then the time from navigation until the view's data is on screen; the median and the
@@ -11,6 +15,7 @@ slowest of --runs runs, then the same with the browser's cache warm (a reload). 
 nothing here asserts a speed. Needs `playwright` (pip) and Debian's chromium."""
 
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -19,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -50,6 +56,8 @@ def main():
     parser.add_argument("--fluoro", default="target/release/fluoro")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--load-spans", help="OTLP JSON lines (gen_spans.py --format otlp) to send first")
+    parser.add_argument("--traces-hour", help="ISO start of the hour the trace views show (default: the logs' span)")
     args = parser.parse_args()
 
     http, grpc, otlp_http, xray = free_ports(4)
@@ -69,31 +77,61 @@ def main():
                 if server.poll() is not None or time.monotonic() > deadline:
                     sys.exit("fluoro did not start")
                 time.sleep(0.2)
+        if args.load_spans:
+            load_spans(endpoint, args.load_spans)
         run(args, endpoint)
     finally:
         server.terminate()
         server.wait(timeout=60)
 
 
+def load_spans(endpoint, path):
+    started, spans = time.monotonic(), 0
+    with open(path, "rb") as f:
+        for line in f:
+            request = urllib.request.Request(endpoint + "/v1/traces", data=line,
+                                             headers={"content-type": "application/json"})
+            while True:
+                try:
+                    urllib.request.urlopen(request, timeout=120).read()
+                    break
+                except urllib.error.HTTPError as e:
+                    if e.code not in (429, 503):
+                        raise
+                    time.sleep(0.5)
+            spans += line.count(b'"spanId"')
+    print(f"loaded {spans:,} spans in {time.monotonic() - started:.0f} s")
+
+
 def run(args, endpoint):
     groups = post(endpoint, "/api/v1/logs/DescribeLogGroups", {"limit": 50})["logGroups"]
     if not groups:
         sys.exit("the data directory holds no log groups")
-    stats = post(endpoint, "/api/v1/sql", {"query": "SELECT count(*) AS n, min(timestamp) AS lo, max(timestamp) AS hi FROM logs"})
+    stats = post(endpoint, "/api/v1/sql", {"query": "SELECT count(*) AS n, CAST(min(timestamp) AS BIGINT) AS lo, CAST(max(timestamp) AS BIGINT) AS hi FROM logs"})
     row = stats["rows"][0]
     total, lo, hi = row["n"], row["lo"], row["hi"]
     busiest = max(groups, key=lambda g: g.get("storedBytes", 0))["logGroupName"]
-    print(f"{total:,} events stored in {len(groups)}+ log groups; busiest group {busiest}")
+    streams = post(endpoint, "/api/v1/sql", {"query": "SELECT log_group, count(DISTINCT log_stream) AS n FROM logs "
+                                                      "GROUP BY log_group ORDER BY n DESC LIMIT 1"})["rows"][0]
+    print(f"{total:,} events stored in {len(groups)}+ log groups; most bytes: {busiest}; "
+          f"most streams: {streams['log_group']} ({streams['n']:,} streams)")
     window = f"start={lo}&end={hi + 1}"
+    traces_window = window
+    if args.traces_hour:
+        hour = int(datetime.datetime.fromisoformat(args.traces_hour.replace("Z", "+00:00")).timestamp() * 1000)
+        traces_window = f"start={hour}&end={hour + 3_600_000}"
     group = urllib.parse.quote(busiest, safe="")
     views = [
         ("overview", "/#/", "[data-testid=overview] strong:not(:text('…'))"),
         ("log groups", "/#/logs", "[data-testid=log-groups] tbody tr"),
-        ("log group", f"/#/logs/group?name={group}", "[data-testid=log-streams] tbody tr"),
+        ("log group", f"/#/logs/group?name={urllib.parse.quote(streams['log_group'], safe='')}",
+         "[data-testid=log-streams] tbody tr"),
         ("log events", f"/#/logs/events?group={group}&{window}", "[data-testid=events] tbody tr"),
         ("insights", f"/#/insights?groups={group}&{window}", "[data-testid=query-editor]"),
-        ("traces", f"/#/traces?{window}", "[data-testid=trace-list], .empty"),
-        ("service map", f"/#/map?{window}", "[data-testid=service-map], .empty"),
+        ("traces", f"/#/traces?{traces_window}", "[data-testid=trace-list], .empty"),
+        ("trace search", f"/#/traces?{traces_window}&filter=" + urllib.parse.quote('service("checkout-service") AND fault'),
+         "[data-testid=trace-list], .empty"),
+        ("service map", f"/#/map?{traces_window}", "[data-testid=service-map], .empty"),
         ("metrics", "/#/metrics", "[data-testid=namespaces] li, .empty"),
         ("alarms", "/#/alarms", "[data-testid=alarm-list], .empty"),
     ]

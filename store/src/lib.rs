@@ -34,6 +34,6 @@ pub use metric_series::{SeriesInfo, SeriesRegistry};
 pub use metrics::Metrics;
 pub use service_map::MapView;
 pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
-pub use traces::TraceDocuments;
+pub use traces::{TraceDocuments, TraceTimes};
 pub use wal::SpanRow;
 pub use writer::LiveEvents;

@@ -156,6 +156,19 @@ impl TracesReadApi {
         Ok((start, end))
     }
 
+    /// The documents of the traces in the window holding every one of `texts`.
+    async fn traces_containing(
+        &self,
+        lo_ms: i64,
+        hi_ms: i64,
+        texts: &[String],
+    ) -> Result<fluoro_store::TraceDocuments, fluoro_store::StoreError> {
+        match self.store.trace_ids_containing(lo_ms, hi_ms, texts).await? {
+            ids if ids.is_empty() => Ok(Default::default()),
+            ids => self.store.trace_documents(&ids).await,
+        }
+    }
+
     async fn get_trace_summaries(&self, body: &Value, now: i64) -> Result<Value, XrayError> {
         let (start, end) = Self::time_range(body)?;
         if end - start > self.settings.max_summary_range_secs {
@@ -191,38 +204,59 @@ impl TracesReadApi {
         // holding them with a scan of the document column, then reads only those traces.
         let required = filter.required_texts();
         let began = std::time::Instant::now();
-        let documents = if required.is_empty() {
-            self.store.trace_documents_in_window(window_lo, window_hi).await
-        } else {
-            match self.store.trace_ids_containing(window_lo, window_hi, &required).await {
-                Ok(ids) if ids.is_empty() => Ok(Default::default()),
-                Ok(ids) => self.store.trace_documents(&ids).await,
-                Err(error) => Err(error),
+        // `Service` ranges need segment ends, so every trace is compiled first; otherwise the
+        // page is chosen from the documents' stored times and only its traces are read whole.
+        let (times, mut documents) = if range_type == "Service" {
+            let documents = if required.is_empty() {
+                self.store.trace_documents_in_window(window_lo, window_hi).await
+            } else {
+                self.traces_containing(window_lo, window_hi, &required).await
             }
-        }
-        .map_err(XrayError::internal)?;
-        // Selection times come from the stored rows' own times; only the traces of this page
-        // are compiled (Service ranges need segment ends, so those compile first).
+            .map_err(XrayError::internal)?;
+            (None, documents)
+        } else if required.is_empty() {
+            let times = self.store.trace_times_in_window(window_lo, window_hi).await.map_err(XrayError::internal)?;
+            (Some(times), Default::default())
+        } else {
+            let documents =
+                self.traces_containing(window_lo, window_hi, &required).await.map_err(XrayError::internal)?;
+            let times = documents
+                .iter()
+                .map(|(id, docs)| (*id, docs.iter().map(|d| (d.start_ns, d.end_ns)).collect()))
+                .collect();
+            (Some(times), documents)
+        };
         let loaded = began.elapsed();
         let mut selected: Vec<(f64, Option<f64>, TraceId)> = Vec::new();
-        for (id, docs) in &documents {
-            let selection = if range_type == "Service" {
-                Trace::compile(*id, docs.clone(), self.account())
-                    .and_then(|trace| selection_time(&trace, range_type, scan_start, end))
-            } else {
-                row_selection_time(id, docs, range_type, scan_start, end)
-            };
-            let Some((time, matched)) = selection else { continue };
-            if sampling && strategy_name == "FixedRate" && !fixed_rate_keeps(id, strategy_value) {
-                continue;
+        let mut consider = |id: TraceId, selection: Option<(f64, Option<f64>)>| {
+            let Some((time, matched)) = selection else { return };
+            if sampling && strategy_name == "FixedRate" && !fixed_rate_keeps(&id, strategy_value) {
+                return;
             }
-            selected.push((time, matched, *id));
+            selected.push((time, matched, id));
+        };
+        match &times {
+            Some(times) => {
+                for (id, spans) in times {
+                    consider(*id, row_selection_time(id, spans, range_type, scan_start, end));
+                }
+            }
+            None => {
+                for (id, docs) in &documents {
+                    let trace = Trace::compile(*id, docs.clone(), self.account());
+                    consider(*id, trace.and_then(|trace| selection_time(&trace, range_type, scan_start, end)));
+                }
+            }
         }
         // Newest first; ties by id so pages are stable.
         selected.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
         let processed_page: Vec<&(f64, Option<f64>, TraceId)> =
             selected.iter().skip(offset).take(SUMMARIES_PER_PAGE).collect();
-        let mut documents = documents;
+        let missing: Vec<TraceId> =
+            processed_page.iter().map(|(_, _, id)| *id).filter(|id| !documents.contains_key(id)).collect();
+        if !missing.is_empty() {
+            documents.extend(self.store.trace_documents(&missing).await.map_err(XrayError::internal)?);
+        }
         let mut summaries: Vec<Value> = Vec::new();
         for (_, matched, id) in &processed_page {
             let Some(docs) = documents.remove(id) else { continue };
@@ -543,22 +577,23 @@ fn series_entry(graph: &Graph, selector: Option<&Selector>, bucket: f64) -> Opti
 }
 
 /// §5.4 selection time for `TraceId` and `Event` from the stored documents' own times.
+/// §5.4 selection time from the documents' stored (start, end) ns alone.
 fn row_selection_time(
     id: &TraceId,
-    docs: &[fluoro_proto::xray::trace::StoredDocument],
+    times: &[(i64, Option<i64>)],
     range_type: &str,
     start: f64,
     end: f64,
 ) -> Option<(f64, Option<f64>)> {
-    let first = docs.iter().map(|d| d.start_ns).min()? as f64 / 1e9;
-    let last = docs.iter().map(|d| d.end_ns.unwrap_or(d.start_ns)).max()? as f64 / 1e9;
+    let first = times.iter().map(|(s, _)| *s).min()? as f64 / 1e9;
+    let last = times.iter().map(|(s, e)| e.unwrap_or(*s)).max()? as f64 / 1e9;
     if range_type == "Event" {
         if !(first < end && last >= start) {
             return None;
         }
-        let matched = docs
+        let matched = times
             .iter()
-            .map(|d| d.end_ns.unwrap_or(d.start_ns) as f64 / 1e9)
+            .map(|(s, e)| e.unwrap_or(*s) as f64 / 1e9)
             .filter(|t| *t >= start && *t < end)
             .fold(None, |acc: Option<f64>, t| Some(acc.map_or(t, |a| a.max(t))))
             .unwrap_or(last.min(end));

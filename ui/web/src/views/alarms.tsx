@@ -64,13 +64,13 @@ export function Alarms({ route }: { route: Route }) {
           <tbody>
             {alarms.map((a) => (
               <tr data-alarm={a.name} data-state={a.state}>
-                <td>
+                <td class="nowrap">
                   <a href={href("/alarms/alarm", { name: a.name })}>{a.name}</a>
                 </td>
                 <td>
                   <StateBadge state={a.state} />
                 </td>
-                <td>{fmtTime(a.transitioned ?? a.updated)}</td>
+                <td class="time">{fmtTime(a.transitioned ?? a.updated)}</td>
                 <td class="muted">{a.type === "CompositeAlarm" ? a.rule : `${a.namespace ?? ""} ${a.metric ?? "(metric math)"}`}</td>
                 <td class="reason">{a.reason}</td>
               </tr>

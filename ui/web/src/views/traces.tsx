@@ -31,12 +31,26 @@ export function Traces({ route }: { route: Route }) {
   const range = rangeFromParams(route.params, "1h");
   const [draft, setDraft] = useState(filter);
   useEffect(() => setDraft(filter), [filter]);
-  const result = useLoad(
-    async (signal) => {
-      const { start, end } = resolve(range);
-      const traces: Summary[] = [];
-      let token: string | undefined;
-      let scanned = 0;
+  // Pages arrive one after another and show as they come: the first page is the first view.
+  const [result, setResult] = useState<{ traces: Summary[]; scanned: number; next?: string; loading: boolean; error?: unknown }>({
+    traces: [],
+    scanned: 0,
+    loading: true,
+  });
+  const key = `${filter}|${JSON.stringify(range)}`;
+  const [more, setMore] = useState({ key, n: 0 });
+  const loadMore = () => setMore({ key, n: more.key === key ? more.n + 1 : 1 });
+  useEffect(() => {
+    const controller = new AbortController();
+    const { start, end } = resolve(range);
+    const continuing = more.key === key && more.n > 0;
+    let token = continuing ? result.next : undefined;
+    let traces = continuing ? result.traces : [];
+    let scanned = continuing ? result.scanned : 0;
+    const budget = traces.length + 500;
+    setResult({ traces, scanned, next: token, loading: true });
+    (async () => {
+      const began = Date.now();
       do {
         const input: Record<string, unknown> = { StartTime: start / 1000, EndTime: end / 1000, Sampling: false };
         if (filter) input.FilterExpression = filter;
@@ -44,17 +58,20 @@ export function Traces({ route }: { route: Route }) {
         const page = await xray<{ TraceSummaries: Summary[]; NextToken?: string; TracesProcessedCount?: number }>(
           "GetTraceSummaries",
           input,
-          signal,
+          controller.signal,
         );
-        traces.push(...page.TraceSummaries);
+        traces = [...traces, ...page.TraceSummaries];
         scanned += page.TracesProcessedCount ?? 0;
         token = page.NextToken;
-      } while (token && traces.length < 1000);
-      traces.sort((a, b) => (b.StartTime ?? 0) - (a.StartTime ?? 0));
-      return { traces, scanned };
-    },
-    [filter, JSON.stringify(range)],
-  );
+        setResult({ traces, scanned, next: token, loading: !!token });
+        // Keep reading while pages come back empty (a selective filter), for up to 10 s.
+      } while (token && traces.length < budget && (traces.length < 100 || Date.now() - began < 2000) && Date.now() - began < 10_000);
+      setResult({ traces, scanned, next: token, loading: false });
+    })().catch((error) => !controller.signal.aborted && setResult({ traces, scanned, loading: false, error }));
+    return () => controller.abort();
+  }, [key, more]);
+  const sorted = [...result.traces].sort((a, b) => (b.StartTime ?? 0) - (a.StartTime ?? 0));
+  const done = !result.loading;
   return (
     <section>
       <header class="view-header">
@@ -80,8 +97,8 @@ export function Traces({ route }: { route: Route }) {
         <button type="submit">Search</button>
       </form>
       <ErrorBox error={result.error} />
-      {result.loading && <Loading what="Searching traces" />}
-      {result.data && result.data.traces.length === 0 && (
+      {result.loading && <Loading what={`Searching traces (${result.scanned.toLocaleString("en-US")} scanned so far)`} />}
+      {done && !result.error && sorted.length === 0 && !result.next && (
         <Empty title={filter ? "No traces match this filter in this time range" : "No traces in this time range"}>
           <p>Send traces with the X-Ray SDKs (daemon address 127.0.0.1:2000), PutTraceSegments, or OpenTelemetry:</p>
           <Code>{`AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000 python app.py
@@ -89,10 +106,25 @@ aws --endpoint-url ${ENDPOINT} xray put-trace-segments --trace-segment-documents
 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_TRACES_EXPORTER=otlp python app.py`}</Code>
         </Empty>
       )}
-      {result.data && result.data.traces.length > 0 && (
+      {done && sorted.length === 0 && result.next && (
+        <Empty title="No matching traces yet">
+          <p>{result.scanned.toLocaleString("en-US")} traces scanned so far, none matched.</p>
+          <button onClick={() => loadMore()}>Keep searching</button>
+        </Empty>
+      )}
+      {sorted.length > 0 && (
         <>
           <p class="muted">
-            {result.data.traces.length} traces{result.data.traces.length >= 1000 ? " (the newest 1,000)" : ""}
+            {sorted.length.toLocaleString("en-US")} traces of {result.scanned.toLocaleString("en-US")} scanned
+            {done && result.next && (
+              <>
+                {" "}
+                ·{" "}
+                <button class="link" onClick={() => loadMore()} data-testid="more-traces">
+                  Load more
+                </button>
+              </>
+            )}
           </p>
           <table class="grid" data-testid="trace-list">
             <thead>
@@ -108,12 +140,12 @@ OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_TRACES_EXPORTER=otlp pyth
               </tr>
             </thead>
             <tbody>
-              {result.data.traces.map((t) => (
+              {sorted.map((t) => (
                 <tr>
-                  <td class="mono">
+                  <td class="mono nowrap">
                     <a href={href("/traces/trace", { id: t.Id })}>{t.Id}</a>
                   </td>
-                  <td>{fmtTime((t.StartTime ?? 0) * 1000)}</td>
+                  <td class="time">{fmtTime((t.StartTime ?? 0) * 1000)}</td>
                   <td>{t.EntryPoint?.Name ?? "—"}</td>
                   <td class="url">
                     {t.Http?.HttpMethod} {t.Http?.HttpURL}
