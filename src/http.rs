@@ -167,8 +167,10 @@ async fn aws_json(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    // The web UI: `/` and its content-hashed files, for GET requests no AWS protocol claims.
+    // The web UI: `/` and its content-hashed files, for GET requests no AWS protocol claims
+    // (no X-Amz-Target, no awsQuery `Action`).
     if (method == Method::GET || method == Method::HEAD)
+        && !headers.contains_key("x-amz-target")
         && !crate::cloudwatch::may_be_query(&method, &uri, &headers)
         && let Some(asset) = fluoro_ui::asset(uri.path())
     {

@@ -38,6 +38,42 @@ export function Code({ children }: { children: string }) {
 
 export const ENDPOINT = location.origin;
 
+/** A search box whose text is applied (to the URL, by `onApply`) on Enter or Search. */
+export function FilterBar({
+  value,
+  label,
+  placeholder,
+  onApply,
+}: {
+  value: string;
+  label: string;
+  placeholder: string;
+  onApply: (text: string) => void;
+}) {
+  const [draft, setDraft] = useState(value);
+  useEffect(() => setDraft(value), [value]);
+  return (
+    <form
+      class="filter-bar"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onApply(draft);
+      }}
+    >
+      <input
+        type="search"
+        data-search
+        class="wide mono"
+        placeholder={placeholder}
+        aria-label={label}
+        value={draft}
+        onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+      />
+      <button type="submit">Search</button>
+    </form>
+  );
+}
+
 /** Loads data for `deps`; a newer load wins over an older one still in flight. */
 export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]) {
   const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });

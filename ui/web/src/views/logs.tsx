@@ -1,7 +1,7 @@
 // Log groups, a group's streams and metric filters, and its events with live tail.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { allPages, logs } from "../api";
-import { Code, Empty, ENDPOINT, ErrorBox, Loading, useLoad } from "../common";
+import { Code, Empty, ENDPOINT, ErrorBox, FilterBar, Loading, useLoad } from "../common";
 import { fmtBytes, fmtTime } from "../format";
 import { href, replaceParams, type Route } from "../router";
 import { rangeFromParams, rangeParams, resolve, TimeRangePicker } from "../time";
@@ -214,7 +214,6 @@ export function LogEvents({ route }: { route: Route }) {
   const pattern = route.params.get("filter") ?? "";
   const range = rangeFromParams(route.params);
   const tailing = route.params.get("tail") === "1";
-  const [draft, setDraft] = useState(pattern);
   const [events, setEvents] = useState<LogEvent[]>([]);
   const [nextToken, setNextToken] = useState<string | undefined>();
   const [error, setError] = useState<unknown>();
@@ -247,7 +246,6 @@ export function LogEvents({ route }: { route: Route }) {
     }
   };
   useEffect(() => {
-    setDraft(pattern);
     load();
   }, [group, stream, pattern, JSON.stringify(range)]);
 
@@ -287,24 +285,12 @@ export function LogEvents({ route }: { route: Route }) {
           {tailing ? "Stop live tail" : "Live tail"}
         </button>
       </header>
-      <form
-        class="filter-bar"
-        onSubmit={(e) => {
-          e.preventDefault();
-          replaceParams({ filter: draft });
-        }}
-      >
-        <input
-          type="search"
-          data-search
-          class="wide mono"
-          placeholder='Filter pattern, e.g. ERROR, "timed out", { $.level = "error" }, [ip, user, status=5*]'
-          aria-label="Filter pattern"
-          value={draft}
-          onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
-        />
-        <button type="submit">Search</button>
-      </form>
+      <FilterBar
+        value={pattern}
+        label="Filter pattern"
+        placeholder='Filter pattern, e.g. ERROR, "timed out", { $.level = "error" }, [ip, user, status=5*]'
+        onApply={(text) => replaceParams({ filter: text })}
+      />
       {tailing && (
         <div class="tail" data-testid="tail">
           <div class="muted">{tailState}</div>

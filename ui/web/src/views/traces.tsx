@@ -1,7 +1,7 @@
 // Trace search (X-Ray filter expressions) and one trace as a waterfall with its logs.
 import { useEffect, useState } from "preact/hooks";
 import { getJson, xray } from "../api";
-import { Code, Empty, ENDPOINT, ErrorBox, Loading, useLoad } from "../common";
+import { Code, Empty, ENDPOINT, ErrorBox, FilterBar, Loading, useLoad } from "../common";
 import { fmtSeconds, fmtTime } from "../format";
 import { href, replaceParams, type Route } from "../router";
 import { rangeFromParams, rangeParams, resolve, TimeRangePicker } from "../time";
@@ -29,8 +29,6 @@ export function statusOf(x: { HasFault?: boolean; HasError?: boolean; HasThrottl
 export function Traces({ route }: { route: Route }) {
   const filter = route.params.get("filter") ?? "";
   const range = rangeFromParams(route.params, "1h");
-  const [draft, setDraft] = useState(filter);
-  useEffect(() => setDraft(filter), [filter]);
   // Pages arrive one after another and show as they come: the first page is the first view.
   const [result, setResult] = useState<{ traces: Summary[]; scanned: number; next?: string; loading: boolean; error?: unknown }>({
     traces: [],
@@ -78,24 +76,12 @@ export function Traces({ route }: { route: Route }) {
         <h1>Traces</h1>
         <TimeRangePicker value={range} onChange={(r) => replaceParams(rangeParams(r))} />
       </header>
-      <form
-        class="filter-bar"
-        onSubmit={(e) => {
-          e.preventDefault();
-          replaceParams({ filter: draft });
-        }}
-      >
-        <input
-          type="search"
-          data-search
-          class="wide mono"
-          placeholder='Filter expression, e.g. service("checkout") AND responsetime > 0.5, http.status = 500, fault'
-          aria-label="Filter expression"
-          value={draft}
-          onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
-        />
-        <button type="submit">Search</button>
-      </form>
+      <FilterBar
+        value={filter}
+        label="Filter expression"
+        placeholder='Filter expression, e.g. service("checkout") AND responsetime > 0.5, http.status = 500, fault'
+        onApply={(text) => replaceParams({ filter: text })}
+      />
       <ErrorBox error={result.error} />
       {result.loading && <Loading what={`Searching traces (${result.scanned.toLocaleString("en-US")} scanned so far)`} />}
       {done && !result.error && sorted.length === 0 && !result.next && (
