@@ -120,17 +120,8 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     );
 
     let temp_dir = tempfile::tempdir()?;
-    let data_dir = match &args.keep_data {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            dir.clone()
-        }
-        None => temp_dir.path().to_owned(),
-    };
-    let fluoro = match &args.fluoro {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?.with_file_name("fluoro"),
-    };
+    let data_dir = data_dir(args.keep_data.clone(), &temp_dir)?;
+    let fluoro = fluoro_binary(args.fluoro.clone())?;
     let mut server = Server::start(&fluoro, &data_dir, &args.serve_args).await?;
     let client = server.client.clone();
     let groups: std::collections::BTreeSet<&String> = streams.keys().map(|(g, _)| g).collect();
@@ -331,6 +322,21 @@ fn batch_bodies(streams: &Streams) -> Vec<bytes::Bytes> {
         out.extend(per_stream.iter().filter_map(|b| b.get(i).cloned()));
     }
     out
+}
+
+/// The fluoro binary to run: the one given, else the one next to this benchmark.
+fn fluoro_binary(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match given {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("fluoro"),
+    })
+}
+
+/// The server's data directory: the one given (kept after the run), else one inside `temp`.
+fn data_dir(given: Option<PathBuf>, temp: &tempfile::TempDir) -> anyhow::Result<PathBuf> {
+    let dir = given.unwrap_or_else(|| temp.path().join("data"));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 struct Server {

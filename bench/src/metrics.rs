@@ -321,13 +321,9 @@ where
 }
 
 pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
-    let fluoro = match args.fluoro {
-        Some(path) => path,
-        None => std::env::current_exe()?.with_file_name("fluoro"),
-    };
+    let fluoro = crate::fluoro_binary(args.fluoro.clone())?;
     let temp = tempfile::tempdir()?;
-    let data_dir = temp.path().join("data");
-    std::fs::create_dir_all(&data_dir)?;
+    let data_dir = crate::data_dir(None, &temp)?;
     // Flushing each second (instead of every 30 s) lets what a run leaves in the memtable be
     // flushed and indexed before the next run, and be counted in its sustained rate.
     let server = Server::start(&fluoro, &data_dir, &["--flush-interval-secs".into(), "1".into()]).await?;

@@ -149,13 +149,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 pub async fn run(args: OtlpLogsArgs) -> anyhow::Result<()> {
-    let fluoro = match args.fluoro {
-        Some(path) => path,
-        None => std::env::current_exe()?.with_file_name("fluoro"),
-    };
+    let fluoro = crate::fluoro_binary(args.fluoro.clone())?;
     let temp = tempfile::tempdir()?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| temp.path().join("data"));
-    std::fs::create_dir_all(&data_dir)?;
+    let data_dir = crate::data_dir(args.data_dir.clone(), &temp)?;
     let server = Server::start(&fluoro, &data_dir, &[]).await?;
     let base = format!("http://127.0.0.1:{}", server.http_port);
     let now_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos() as u64;

@@ -75,13 +75,9 @@ pub(crate) async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
 }
 
 pub async fn run(args: TracesArgs) -> anyhow::Result<()> {
-    let fluoro = match args.fluoro {
-        Some(path) => path,
-        None => std::env::current_exe()?.with_file_name("fluoro"),
-    };
+    let fluoro = crate::fluoro_binary(args.fluoro.clone())?;
     let temp = tempfile::tempdir()?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| temp.path().join("data"));
-    std::fs::create_dir_all(&data_dir)?;
+    let data_dir = crate::data_dir(args.data_dir.clone(), &temp)?;
 
     let server = Server::start(&fluoro, &data_dir, &["--trace-settle-secs".into(), "2".into()]).await?;
     let base = format!("http://127.0.0.1:{}", server.http_port);

@@ -16,6 +16,8 @@ pub mod logs;
 pub mod metric_filter;
 pub mod metrics;
 pub mod names;
+#[cfg(test)]
+mod otlp_fixtures;
 pub mod otlp_logs;
 pub mod validation;
 pub mod xray;

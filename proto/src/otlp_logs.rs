@@ -232,14 +232,7 @@ mod tests {
     use opentelemetry_proto::tonic::resource::v1::Resource;
 
     use super::*;
-
-    fn kv(key: &str, value: any_value::Value) -> KeyValue {
-        KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
-    }
-
-    fn s(v: &str) -> any_value::Value {
-        any_value::Value::StringValue(v.into())
-    }
+    use crate::otlp_fixtures::{kv, s};
 
     fn request(resource: Vec<KeyValue>, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
         ExportLogsServiceRequest {

@@ -80,24 +80,14 @@ async fn logs_operation(
     body: axum::body::Bytes,
 ) -> Response {
     if !LOG_OPERATIONS.contains(&operation.as_str()) {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({
-                "error": format!("{operation} is not a log operation of the native API (one of {})", LOG_OPERATIONS.join(", ")),
-                "code": "UnknownOperation",
-            })),
-        )
-            .into_response();
+        return unknown_operation("a log", &operation, LOG_OPERATIONS);
     }
     let ctx = fluoro_proto::aws_json::RequestContext { account_id: api.account_id.clone(), region: api.region.clone() };
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
     match api.logs.handle(&ctx, &operation, body).await {
         Some(Ok(value)) => Json(value).into_response(),
-        Some(Err(e)) => {
-            let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, Json(json!({"error": e.message, "code": e.code.as_str()}))).into_response()
-        }
-        None => error(StatusCode::NOT_FOUND, format!("{operation} is not served")),
+        Some(Err(e)) => coded_error(e.code.http_status(), e.code.as_str(), e.message),
+        None => unknown_operation("a log", &operation, LOG_OPERATIONS),
     }
 }
 
@@ -151,6 +141,18 @@ async fn trace_logs(
         }
         Ok(Ok(logs)) => Json(logs.to_json(&trace_id)).into_response(),
     }
+}
+
+/// A native API error as the UI reads it: `{"error", "code"}` with the operation's status.
+pub(crate) fn coded_error(status: u16, code: &str, message: impl Into<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(json!({ "error": message.into(), "code": code }))).into_response()
+}
+
+/// 404 for an operation the native API does not serve, naming those it does.
+pub(crate) fn unknown_operation(kind: &str, operation: &str, served: &[&str]) -> Response {
+    let message = format!("{operation} is not {kind} operation of the native API (one of {})", served.join(", "));
+    coded_error(404, "UnknownOperation", message)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -47,17 +47,22 @@ fn open_with_stream(config: StoreConfig) -> (Arc<LogStore>, u64, u64) {
     (store, g.id, s.id)
 }
 
-/// Every seq visible to a full-table query.
-async fn visible_seqs(store: &LogStore) -> Vec<u64> {
-    let ctx = store.session_context();
-    let table = ctx.read_table(Arc::new(LogTable::new(store.snapshot(None, i64::MIN, i64::MAX)))).unwrap();
-    let batches: Vec<RecordBatch> = table.collect().await.unwrap();
+/// The `seq` column of `batches`, ascending.
+fn sorted_seqs(batches: &[RecordBatch]) -> Vec<u64> {
     let mut seqs: Vec<u64> = batches
         .iter()
         .flat_map(|b| b.column_by_name("seq").unwrap().as_primitive::<UInt64Type>().values().to_vec())
         .collect();
     seqs.sort_unstable();
     seqs
+}
+
+/// Every seq visible to a full-table query.
+async fn visible_seqs(store: &LogStore) -> Vec<u64> {
+    let ctx = store.session_context();
+    let table = ctx.read_table(Arc::new(LogTable::new(store.snapshot(None, i64::MIN, i64::MAX)))).unwrap();
+    let batches: Vec<RecordBatch> = table.collect().await.unwrap();
+    sorted_seqs(&batches)
 }
 
 #[tokio::test]
@@ -476,12 +481,7 @@ async fn seqs_of_trace(store: &LogStore, snapshot: fluoro_store::LogSnapshot, tr
     let df = ctx.read_table(Arc::new(LogTable::new(snapshot))).unwrap();
     let filter = col("trace_id").eq(lit(datafusion::scalar::ScalarValue::FixedSizeBinary(16, Some(id))));
     let batches = df.filter(filter).unwrap().collect().await.unwrap();
-    let mut seqs: Vec<u64> = batches
-        .iter()
-        .flat_map(|b| b.column_by_name("seq").unwrap().as_primitive::<UInt64Type>().values().to_vec())
-        .collect();
-    seqs.sort_unstable();
-    seqs
+    sorted_seqs(&batches)
 }
 
 #[tokio::test]

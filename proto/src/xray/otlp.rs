@@ -606,14 +606,7 @@ mod tests {
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status, span::Event};
 
     use super::*;
-
-    fn kv(key: &str, value: any_value::Value) -> KeyValue {
-        KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
-    }
-
-    fn s(v: &str) -> any_value::Value {
-        any_value::Value::StringValue(v.into())
-    }
+    use crate::otlp_fixtures::{kv, s};
 
     fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
         ExportTraceServiceRequest {

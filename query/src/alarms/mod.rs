@@ -784,7 +784,6 @@ fn action_item(
 pub fn native_routes(alarms: Arc<Alarms>) -> axum::Router {
     use axum::Json;
     use axum::extract::{Query, State};
-    use axum::http::StatusCode;
     use axum::response::IntoResponse;
 
     #[derive(Deserialize)]
@@ -803,11 +802,11 @@ pub fn native_routes(alarms: Arc<Alarms>) -> axum::Router {
             axum::routing::get(|State(alarms): State<Arc<Alarms>>, Query(named): Query<Named>| async move {
                 match alarms.get_native(&named.name) {
                     Some(alarm) => Json(alarm).into_response(),
-                    None => (
-                        StatusCode::NOT_FOUND,
-                        Json(json!({"error": format!("Alarm {} does not exist.", named.name), "code": "ResourceNotFound"})),
-                    )
-                        .into_response(),
+                    None => crate::native::coded_error(
+                        404,
+                        "ResourceNotFound",
+                        format!("Alarm {} does not exist.", named.name),
+                    ),
                 }
             }),
         )

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fluoro_proto::cloudwatch::{CwError, MODEL};
 use fluoro_proto::logs::Clock;
@@ -36,8 +35,7 @@ pub fn routes(state: Arc<NativeMetrics>) -> axum::Router {
 }
 
 fn error(error: CwError) -> Response {
-    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, Json(json!({"error": error.message, "code": error.code}))).into_response()
+    crate::native::coded_error(error.status, error.code, error.message)
 }
 
 async fn namespaces(State(state): State<Arc<NativeMetrics>>) -> Response {

@@ -369,14 +369,7 @@ impl TracesReadApi {
             use axum::response::IntoResponse;
             let Some((_, path)) = NATIVE_OPERATIONS.iter().find(|(name, _)| *name == operation) else {
                 let names: Vec<&str> = NATIVE_OPERATIONS.iter().map(|(name, _)| *name).collect();
-                return (
-                    axum::http::StatusCode::NOT_FOUND,
-                    axum::Json(serde_json::json!({
-                        "error": format!("{operation} is not an X-Ray operation of the native API (one of {})", names.join(", ")),
-                        "code": "UnknownOperation",
-                    })),
-                )
-                    .into_response();
+                return crate::native::unknown_operation("an X-Ray", &operation, &names);
             };
             let input = if body.iter().all(u8::is_ascii_whitespace) {
                 Some(serde_json::json!({}))
@@ -385,17 +378,14 @@ impl TracesReadApi {
             };
             let result = match input {
                 None => Err(XrayError::invalid_request("The request body must be a JSON object")),
-                Some(input) => {
-                    api.handle(path, &input).await.unwrap_or_else(|| Err(XrayError::invalid_request("not served")))
-                }
+                Some(input) => api
+                    .handle(path, &input)
+                    .await
+                    .unwrap_or_else(|| Err(XrayError::invalid_request(format!("{operation} is not served")))),
             };
             match result {
                 Ok(value) => axum::Json(value).into_response(),
-                Err(e) => (
-                    axum::http::StatusCode::from_u16(e.status).unwrap_or(axum::http::StatusCode::BAD_REQUEST),
-                    axum::Json(serde_json::json!({"error": e.message, "code": e.code})),
-                )
-                    .into_response(),
+                Err(e) => crate::native::coded_error(e.status, e.code, e.message),
             }
         }
         axum::Router::new()
@@ -576,8 +566,8 @@ fn series_entry(graph: &Graph, selector: Option<&Selector>, bucket: f64) -> Opti
     Some(Value::Object(entry))
 }
 
-/// §5.4 selection time for `TraceId` and `Event` from the stored documents' own times.
-/// §5.4 selection time from the documents' stored (start, end) ns alone.
+/// §5.4 selection time for `TraceId` and `Event` from the documents' stored (start, end) ns
+/// alone.
 fn row_selection_time(
     id: &TraceId,
     times: &[(i64, Option<i64>)],

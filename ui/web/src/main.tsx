@@ -1,7 +1,7 @@
 import { render } from "preact";
 import { useEffect } from "preact/hooks";
 import { getJson, logs, xray } from "./api";
-import { Code, ENDPOINT, useLoad } from "./common";
+import { Code, ENDPOINT, ErrorBox, useLoad } from "./common";
 import { fmtNumber } from "./format";
 import { href, navigate, useRoute, type Route } from "./router";
 import "./style.css";
@@ -129,7 +129,7 @@ function Home() {
   return (
     <section>
       <h1>Overview</h1>
-      {overview.error ? <p class="error">{String((overview.error as Error).message)}</p> : null}
+      <ErrorBox error={overview.error} />
       <div class="cards" data-testid="overview">
         <a class="card" href={href("/logs")}>
           <strong>{d?.groups ?? "…"}</strong> log groups
