@@ -149,6 +149,9 @@ fn respond(
     if protocol == Protocol::Cbor {
         headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
     }
+    if let Some(error) = &error {
+        crate::http::retry_after(headers, error.code);
+    }
     if let Some(error) = error
         && protocol != Protocol::Query
     {

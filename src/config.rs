@@ -99,6 +99,30 @@ pub struct ServeArgs {
     /// Days 1-hour rollups are kept [default: 455].
     #[arg(long, env = "FLUORO_METRICS_RETENTION_HOUR_DAYS")]
     pub metrics_retention_hour_days: Option<u32>,
+    /// Memory all running queries may hold together for sorts, aggregations and joins; a query
+    /// needing more fails with "Resources exhausted" [default: 1073741824].
+    #[arg(long, env = "FLUORO_QUERY_MEMORY_BYTES")]
+    pub query_memory_bytes: Option<usize>,
+    /// PEM certificate chain: serve HTTPS on the HTTP and OTLP/HTTP ports and TLS on OTLP/gRPC
+    /// (with --tls-key). The X-Ray daemon port stays plain, as the X-Ray SDKs expect.
+    #[arg(long, env = "FLUORO_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "FLUORO_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Connections served at once per TCP listener [default: 1024].
+    #[arg(long, env = "FLUORO_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has for the TLS handshake and for each request's headers [default: 30].
+    #[arg(long, env = "FLUORO_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request body may stall between reads [default: 60].
+    #[arg(long, env = "FLUORO_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Seconds a connection may sit with no request and no traffic before it is closed
+    /// [default: 120].
+    #[arg(long, env = "FLUORO_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -132,6 +156,13 @@ struct FileConfig {
     metrics_retention_minute_days: Option<u32>,
     metrics_retention_five_minute_days: Option<u32>,
     metrics_retention_hour_days: Option<u32>,
+    query_memory_bytes: Option<usize>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    max_connections: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
     #[serde(default)]
     alarms: AlarmsFile,
     /// `[[notify]]`: where alarm actions are delivered.
@@ -170,6 +201,9 @@ pub struct Settings {
     pub self_trace_endpoint: Option<String>,
     pub metrics: fluoro_proto::metrics::put::PutRules,
     pub alarms: fluoro_query::alarms::AlarmSettings,
+    pub connections: crate::serve::ConnectionLimits,
+    /// (certificate chain, private key) PEM files.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ServeArgs {
@@ -195,6 +229,9 @@ impl ServeArgs {
         }
         if let Some(bytes) = self.max_buffer_bytes.or(file.max_buffer_bytes) {
             store.max_buffer_bytes = bytes;
+        }
+        if let Some(bytes) = self.query_memory_bytes.or(file.query_memory_bytes) {
+            store.query_memory_bytes = bytes.max(1 << 20);
         }
         if let Some(secs) = self.maintenance_interval_secs.or(file.maintenance_interval_secs) {
             store.maintenance_interval = Duration::from_secs(secs.max(1));
@@ -257,6 +294,21 @@ impl ServeArgs {
             target.check().map_err(anyhow::Error::msg)?;
         }
         alarms.targets = file.notify;
+        let tls = match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => bail!("tls_cert and tls_key go together"),
+        };
+        let defaults = crate::serve::ConnectionLimits::default();
+        let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+            flag.or(file).map(|s| Duration::from_secs(s.max(1))).unwrap_or(default)
+        };
+        let connections = crate::serve::ConnectionLimits {
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(defaults.max_connections).max(1),
+            header_timeout: secs(self.header_timeout_secs, file.header_timeout_secs, defaults.header_timeout),
+            body_timeout: secs(self.body_timeout_secs, file.body_timeout_secs, defaults.body_timeout),
+            idle_timeout: secs(self.idle_timeout_secs, file.idle_timeout_secs, defaults.idle_timeout),
+        };
         Ok(Settings {
             http_addr: self.http_addr.or(file.http_addr).unwrap_or_else(|| addr("127.0.0.1:4566")),
             otlp_grpc_addr: self.otlp_grpc_addr.or(file.otlp_grpc_addr).unwrap_or_else(|| addr("127.0.0.1:4317")),
@@ -287,6 +339,8 @@ impl ServeArgs {
                     .unwrap_or(false),
             },
             alarms,
+            connections,
+            tls,
         })
     }
 }

@@ -156,6 +156,7 @@ async fn xray(state: &AppState, method: &Method, path: &str, body: Body) -> Resp
     headers.insert("x-amzn-requestid", HeaderValue::from_str(&request_id).expect("uuid is ASCII"));
     if let Some(error_type) = error_type {
         headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+        retry_after(headers, error_type);
     }
     response
 }
@@ -258,8 +259,16 @@ async fn aws_json(
     headers.insert("x-amzn-requestid", HeaderValue::from_str(&request_id).expect("uuid is ASCII"));
     if let Some(error_type) = error_type {
         headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+        retry_after(headers, error_type);
     }
     response
+}
+
+/// Throttling errors of every AWS protocol tell the client when to come back.
+pub fn retry_after(headers: &mut HeaderMap, error_code: &str) {
+    if matches!(error_code, "ThrottlingException" | "ThrottledException" | "Throttling") {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(fluoro_collector::otlp::RETRY_AFTER_SECS));
+    }
 }
 
 fn ui_asset(asset: fluoro_ui::Asset) -> Response {

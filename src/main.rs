@@ -4,6 +4,7 @@
 mod cloudwatch;
 mod config;
 mod http;
+mod serve;
 mod telemetry;
 
 use std::sync::Arc;
@@ -143,24 +144,25 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         (settings.otlp_grpc_addr, "otlp-grpc", otlp_grpc),
         (settings.xray_addr, "xray-tcp", http::xray_router(state)),
     ];
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(serve::tls_acceptor(cert, key)?),
+        None => None,
+    };
     for (addr, name, router) in listeners {
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {name} on {addr}"))?;
-        tracing::info!(%addr, name, "listening");
-        let cancel = cancel.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(listener, router).with_graceful_shutdown(cancel.cancelled_owned()).await;
-            if let Err(error) = served {
-                tracing::error!(%error, name, "listener failed");
-            }
-        });
+        // The X-Ray daemon port stays plain HTTP: the X-Ray SDKs' sampling clients expect it.
+        let tls = if name == "xray-tcp" { None } else { tls.clone() };
+        tracing::info!(%addr, name, tls = tls.is_some(), "listening");
+        tasks.spawn(serve::serve(listener, router, tls, settings.connections.clone(), cancel.clone()));
     }
     let xray_udp = tokio::net::UdpSocket::bind(settings.xray_addr).await.context("binding xray-udp")?;
     tasks.spawn(fluoro_collector::xray::udp::serve(xray_udp, traces_write, cancel.clone()));
     tasks.spawn(background(store.clone(), cancel.clone()));
     tasks.spawn(alarms.run(cancel.clone().cancelled_owned()));
     tasks.spawn(roll_service_map(store.clone(), settings.account_id.clone(), settings.trace_settle, cancel.clone()));
-    println!("fluoro listening on http://{}", settings.http_addr);
+    let scheme = if settings.tls.is_some() { "https" } else { "http" };
+    println!("fluoro listening on {scheme}://{}", settings.http_addr);
 
     shutdown_signal().await;
     tracing::info!("shutting down: closing listeners, then flushing");

@@ -17,6 +17,10 @@ pub struct StoreConfig {
     /// Unflushed bytes (memtable plus frozen batches being flushed) above which ingest is
     /// refused with `ThrottlingException`.
     pub max_buffer_bytes: usize,
+    /// Memory all running queries may hold for sorts, aggregations and joins together
+    /// (DataFusion's memory pool); a query that needs more spills or fails with
+    /// "Resources exhausted".
+    pub query_memory_bytes: usize,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
     /// Compaction merges files smaller than this...
@@ -47,6 +51,7 @@ impl StoreConfig {
             flush_bytes: 64 << 20,
             flush_interval: Duration::from_secs(30),
             max_buffer_bytes: 512 << 20,
+            query_memory_bytes: 1 << 30,
             row_group_rows: 128 * 1024,
             compaction_target_bytes: 128 << 20,
             compaction_min_files: 8,

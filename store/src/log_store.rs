@@ -118,6 +118,7 @@ impl LogStore {
         };
         let writer =
             std::thread::Builder::new().name("fluoro-wal".into()).spawn(move || writer::run(state, receiver))?;
+        let session = new_session(objects.clone(), config.query_memory_bytes);
         Ok(Arc::new(Self {
             config,
             catalog,
@@ -132,7 +133,7 @@ impl LogStore {
             service_map: Default::default(),
             series,
             metric_filters,
-            session: new_session(objects.clone()),
+            session,
             metrics,
             live,
         }))
@@ -586,8 +587,12 @@ impl LogStore {
     }
 }
 
-fn new_session(objects: Arc<dyn ObjectStore>) -> SessionContext {
-    let ctx = SessionContext::new();
+fn new_session(objects: Arc<dyn ObjectStore>, memory_bytes: usize) -> SessionContext {
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(memory_bytes, 1.0)
+        .build_arc()
+        .expect("a runtime with a memory pool");
+    let ctx = SessionContext::new_with_config_rt(datafusion::prelude::SessionConfig::new(), runtime);
     let url = ObjectStoreUrl::parse(OBJECT_STORE_URL).expect("valid url");
     ctx.register_object_store(url.as_ref(), objects);
     ctx

@@ -36,7 +36,16 @@ pub struct RpcStatus {
 /// The gRPC status of a refused append (the same rules as `HttpFailure::of_append`).
 pub fn grpc_status(error: AppendError) -> tonic::Status {
     match error {
-        AppendError::Throttled { .. } => tonic::Status::unavailable("ingest is over capacity; retry later"),
+        // RESOURCE_EXHAUSTED is retryable in OTLP only with RetryInfo (the OTLP specification's
+        // "Failures" section); the exporters wait the given delay.
+        AppendError::Throttled { .. } => {
+            use tonic_types::{ErrorDetails, StatusExt};
+            tonic::Status::with_error_details(
+                tonic::Code::ResourceExhausted,
+                "ingest is over capacity; retry later",
+                ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(RETRY_AFTER_SECS))),
+            )
+        }
         error @ AppendError::TooManySeries { .. } => tonic::Status::failed_precondition(error.to_string()),
         error => tonic::Status::unavailable(error.to_string()),
     }
