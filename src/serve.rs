@@ -268,3 +268,77 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn start(limits: ConnectionLimits) -> (std::net::SocketAddr, CancellationToken) {
+        let router = Router::new().route("/health", get(|| async { "ok" })).route(
+            "/stream",
+            get(|| async {
+                let events = futures::stream::pending::<Result<Event, std::convert::Infallible>>();
+                Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_millis(200)))
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cancel = CancellationToken::new();
+        tokio::spawn(serve(listener, router, None, limits, cancel.clone()));
+        (addr, cancel)
+    }
+
+    fn impatient() -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: 8,
+            header_timeout: Duration::from_millis(500),
+            body_timeout: Duration::from_millis(500),
+            idle_timeout: Duration::from_millis(600),
+        }
+    }
+
+    /// Reads until EOF or `within`; returns the bytes and whether the peer closed.
+    async fn read_for(stream: &mut tokio::net::TcpStream, within: Duration) -> (Vec<u8>, bool) {
+        let mut data = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        let mut chunk = [0u8; 4096];
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+                Err(_) => return (data, false),
+                Ok(Ok(0)) | Ok(Err(_)) => return (data, true),
+                Ok(Ok(n)) => data.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_and_stuck_connections_are_closed() {
+        let (addr, cancel) = start(impatient()).await;
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let (data, closed) = read_for(&mut idle, Duration::from_secs(3)).await;
+        assert!(data.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&data));
+        assert!(closed, "an idle keep-alive connection stays open");
+
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /health HTTP/1.1\r\nX-Slow: ").await.unwrap();
+        let (_, closed) = read_for(&mut slow, Duration::from_secs(3)).await;
+        assert!(closed, "a connection whose headers never end stays open");
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_streaming_response_outlives_the_idle_timeout() {
+        let (addr, cancel) = start(impatient()).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let (data, closed) = read_for(&mut stream, Duration::from_secs(2)).await;
+        let text = String::from_utf8_lossy(&data);
+        assert!(!closed, "the stream was closed: {text}");
+        assert!(text.starts_with("HTTP/1.1 200") && text.matches(":\n\n").count() >= 5, "{text}");
+        cancel.cancel();
+    }
+}

@@ -332,5 +332,7 @@ pub async fn sse(store: Arc<LogStore>, query: &str) -> Response {
             return Some((Ok::<_, Infallible>(event), (receiver, selector)));
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    // A comment every second: the stream is never idle long enough for the listener's idle
+    // timeout (at least 1 s) or a proxy to close it.
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(1))).into_response()
 }
