@@ -3,6 +3,7 @@
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -52,11 +53,20 @@ class Fluoro:
         self.http_port, grpc, otlp_http, xray = distinct_ports()
         self.ports = {"otlp_grpc": grpc, "otlp_http": otlp_http, "xray": xray}
         self.proc = None
+        # The PEM certificate clients trust when fluoro serves TLS (`--tls-cert`).
+        self.ca = None
+        if "--tls-cert" in self.extra_args:
+            self.ca = self.extra_args[self.extra_args.index("--tls-cert") + 1]
         self.log_path = os.path.join(self.data_dir, "..", f"fluoro-{self.http_port}.log")
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{'https' if self.ca else 'http'}://127.0.0.1:{self.http_port}"
+
+    def urlopen(self, request, timeout=10):
+        """urllib with fluoro's certificate trusted when it serves TLS."""
+        context = ssl.create_default_context(cafile=self.ca) if self.ca else None
+        return urllib.request.urlopen(request, timeout=timeout, context=context)
 
     def start(self, timeout=30):
         args = [
@@ -75,7 +85,7 @@ class Fluoro:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"fluoro exited with {self.proc.returncode}; log: {self.read_log()}")
             try:
-                with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as r:
+                with self.urlopen(self.endpoint + "/health", timeout=1) as r:
                     if r.status == 200:
                         return self
             except OSError:
@@ -107,13 +117,15 @@ class Fluoro:
             region_name="us-east-1",
             aws_access_key_id="test",
             aws_secret_access_key="test",
+            verify=self.ca,
             config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
         )
 
     def cli(self, *args, check=True):
         env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
         result = subprocess.run(
-            ["aws", "--endpoint-url", self.endpoint, "--output", "json", *args],
+            ["aws", "--endpoint-url", self.endpoint, "--output", "json",
+             *(["--ca-bundle", self.ca] if self.ca else []), *args],
             capture_output=True, text=True, env=env, timeout=60,
         )
         if check and result.returncode != 0:
