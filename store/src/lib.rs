@@ -37,3 +37,27 @@ pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
 pub use traces::{TraceDocuments, TraceTimes};
 pub use wal::SpanRow;
 pub use writer::LiveEvents;
+
+/// Entry points for the fuzz targets (`fuzz/`): the WAL decoder on arbitrary bytes.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::wal::record::{SEGMENT_MAGIC, decode_frame, decode_payload};
+
+    /// Decodes `bytes` as the WAL reader does: frame after frame from the start (after the
+    /// segment header when present) until the first bad frame. Returns the records decoded.
+    pub fn wal_frames(bytes: &[u8]) -> usize {
+        let mut rest = bytes.strip_prefix(SEGMENT_MAGIC.as_slice()).unwrap_or(bytes);
+        let mut records = 0;
+        while let Ok((_, len)) = decode_frame(rest) {
+            rest = &rest[len..];
+            records += 1;
+        }
+        records
+    }
+
+    /// Decodes `bytes` as one frame's payload (past the checksum, which random bytes rarely
+    /// pass): the record decoder itself.
+    pub fn wal_payload(bytes: &[u8]) -> bool {
+        decode_payload(bytes).is_some()
+    }
+}

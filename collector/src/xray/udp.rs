@@ -36,6 +36,12 @@ impl Drop {
 
 /// Splits and checks a datagram; the document is validated by `api`.
 pub fn decode(api: &TracesWriteApi, datagram: &[u8]) -> Result<Vec<SegmentDoc>, Drop> {
+    let text = document(datagram)?;
+    api.validate(text).map_err(|e| Drop::Invalid(e.code))
+}
+
+/// The document of a datagram: after a `{"format":"json","version":1}` header line.
+pub fn document(datagram: &[u8]) -> Result<&str, Drop> {
     let split = datagram.iter().position(|b| *b == b'\n').ok_or(Drop::Header)?;
     let header: serde_json::Value = serde_json::from_slice(&datagram[..split]).map_err(|_| Drop::Header)?;
     let format_ok = header.get("format").and_then(|f| f.as_str()).is_some_and(|f| f.eq_ignore_ascii_case("json"));
@@ -46,8 +52,7 @@ pub fn decode(api: &TracesWriteApi, datagram: &[u8]) -> Result<Vec<SegmentDoc>, 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Drop::Empty);
     }
-    let text = std::str::from_utf8(body).map_err(|_| Drop::Invalid("InvalidSegment"))?;
-    api.validate(text).map_err(|e| Drop::Invalid(e.code))
+    std::str::from_utf8(body).map_err(|_| Drop::Invalid("InvalidSegment"))
 }
 
 /// Socket receive buffer asked for: bursts wait in the kernel instead of being dropped (the

@@ -118,6 +118,9 @@ struct Entity {
     end_ns: Option<i64>,
 }
 
+/// Times beyond this (the year 2255) do not fit the i64 nanoseconds they are stored as.
+const MAX_EPOCH_SECONDS: f64 = 9e9;
+
 /// Validates and normalizes one segment or subsegment object in place, recursing into its
 /// embedded subsegments.
 fn normalize_entity(map: &mut Map<String, Value>, depth: usize) -> Result<Entity, DocumentError> {
@@ -136,10 +139,16 @@ fn normalize_entity(map: &mut Map<String, Value>, depth: usize) -> Result<Entity
     map.insert("name".into(), Value::from(name.clone()));
     let start = map.get("start_time").and_then(Value::as_f64).filter(|t| t.is_finite());
     let start = start.ok_or_else(|| fail("start_time must be a number"))?;
+    if !(0.0..MAX_EPOCH_SECONDS).contains(&start) {
+        return Err(fail("start_time must be epoch seconds between 0 and 9e9"));
+    }
     let end = match map.get("end_time") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_f64().filter(|t| t.is_finite()).ok_or_else(|| fail("end_time must be a number"))?),
     };
+    if end.is_some_and(|end| !(0.0..MAX_EPOCH_SECONDS).contains(&end)) {
+        return Err(fail("end_time must be epoch seconds between 0 and 9e9"));
+    }
     let in_progress = match map.get("in_progress") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -292,6 +301,10 @@ mod tests {
             (format!(r#"{{{base},"name":"a","start_time":1}}"#), "end_time or in_progress"),
             (format!(r#"{{{base},"name":"?!","start_time":1,"end_time":2}}"#), "name is empty"),
             (format!(r#"{{{base},"name":"a","start_time":"1","end_time":2}}"#), "start_time"),
+            // Found by the segment_json fuzz target: a time beyond i64 nanoseconds overflowed.
+            (format!(r#"{{{base},"name":"a","start_time":17049845901,"end_time":2}}"#), "start_time must be epoch"),
+            (format!(r#"{{{base},"name":"a","start_time":1,"end_time":-2}}"#), "end_time must be epoch"),
+            (format!(r#"{{{base},"name":"a","start_time":1,"end_time":1e300}}"#), "end_time must be epoch"),
             (format!(r#"{{{base},"type":"subsegment","name":"a","start_time":1,"end_time":2}}"#), "parent_id"),
             (
                 format!(

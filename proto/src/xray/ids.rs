@@ -129,7 +129,8 @@ fn push_hex(out: &mut String, byte: u8) {
 
 /// Epoch seconds (any precision) to nanoseconds rounded to the microsecond (§1.4).
 pub fn seconds_to_ns(seconds: f64) -> i64 {
-    (seconds * 1e6).round() as i64 * 1000
+    // `as` saturates: out-of-range times clamp instead of overflowing.
+    ((seconds * 1e6).round() as i64).saturating_mul(1000)
 }
 
 /// Nanoseconds back to epoch seconds.

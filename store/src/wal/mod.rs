@@ -4,7 +4,7 @@
 //! every seq below the next segment's name. A new segment starts at every open and at every
 //! memtable freeze, so a flushed Parquet file always replaces whole segments.
 
-mod record;
+pub(crate) mod record;
 mod recovery;
 
 use std::fs::{self, File, OpenOptions};

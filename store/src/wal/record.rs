@@ -254,7 +254,7 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Record, usize), FrameError> 
     Ok((record, FRAME_HEADER_LEN + len))
 }
 
-fn decode_payload(payload: &[u8]) -> Option<Record> {
+pub(crate) fn decode_payload(payload: &[u8]) -> Option<Record> {
     let mut cursor = Cursor { bytes: payload };
     match cursor.take(1)?[0] {
         KIND_LOG_EVENTS => decode_log_events(cursor).map(Record::Logs),
