@@ -10,7 +10,7 @@ use datafusion::common::Result;
 use datafusion::prelude::{Expr, col, lit};
 use fluoro_proto::filter::FilterPattern;
 use fluoro_proto::logs::{EventKey, columns};
-use fluoro_store::{LogStore, LogTable};
+use fluoro_store::{LogSnapshot, LogStore, LogTable};
 
 use crate::pattern_udf::PatternUdf;
 
@@ -39,15 +39,25 @@ pub struct StoredEvent {
     pub message: String,
 }
 
-/// Runs `query`; events come back in the query's direction.
+/// Runs `query`; events come back in the query's direction. A damaged file it reads is
+/// quarantined and the query runs again without it.
 pub async fn run_event_query(store: &LogStore, query: &EventQuery) -> Result<Vec<StoredEvent>> {
     if query.min_ts > query.max_ts || query.stream_ids.as_ref().is_some_and(Vec::is_empty) || query.limit == 0 {
         return Ok(Vec::new());
     }
-    let mut snapshot = store.snapshot(Some(query.group_id), query.min_ts, query.max_ts);
-    if let Some((_, pattern)) = &query.pattern {
-        store.narrow_by_index(&mut snapshot, &pattern.required_literals()).await;
-    }
+    store
+        .read_retrying(|| async {
+            let mut snapshot = store.snapshot(Some(query.group_id), query.min_ts, query.max_ts);
+            if let Some((_, pattern)) = &query.pattern {
+                store.narrow_by_index(&mut snapshot, &pattern.required_literals()).await;
+            }
+            let files = snapshot.files.clone();
+            (files, read_events(store, query, snapshot).await)
+        })
+        .await
+}
+
+async fn read_events(store: &LogStore, query: &EventQuery, snapshot: LogSnapshot) -> Result<Vec<StoredEvent>> {
     let ctx = store.session_context();
     let table = ctx.read_table(Arc::new(LogTable::new(snapshot)))?;
     let ts = || col(columns::TIMESTAMP);

@@ -61,6 +61,10 @@ struct IndexHeader {
     unindexed_blocks: Vec<u64>,
     /// (file name, length) of each Tantivy file, in the order their bytes follow the header.
     files: Vec<(String, u64)>,
+    /// CRC-32 of those bytes: checked before Tantivy reads them (it panics on some damage).
+    /// Absent in sidecars written before it existed.
+    #[serde(default)]
+    crc32: Option<u32>,
 }
 
 /// The answer of one lookup: candidate row ranges, or `None` for "scan the whole file".
@@ -141,7 +145,8 @@ pub fn build_column(sorted: &RecordBatch, column: &str) -> Result<Vec<u8>, Index
         body.extend_from_slice(bytes.as_slice());
     }
     unindexed_blocks.dedup();
-    let header = serde_json::to_vec(&IndexHeader { block_rows: BLOCK_ROWS, blocks, unindexed_blocks, files })
+    let crc32 = Some(crc32fast::hash(&body));
+    let header = serde_json::to_vec(&IndexHeader { block_rows: BLOCK_ROWS, blocks, unindexed_blocks, files, crc32 })
         .expect("header serializes");
     let mut out = Vec::with_capacity(MAGIC.len() + 4 + header.len() + body.len());
     out.extend_from_slice(MAGIC);
@@ -161,6 +166,10 @@ impl FileIndex {
         let header_bytes = rest.get(4..4 + header_len).ok_or(IndexError::Corrupt("header"))?;
         let header: IndexHeader =
             serde_json::from_slice(header_bytes).map_err(|_| IndexError::Corrupt("header json"))?;
+        let body = &rest[4 + header_len..];
+        if header.crc32.is_some_and(|crc| crc != crc32fast::hash(body)) {
+            return Err(IndexError::Corrupt("checksum"));
+        }
         let directory = RamDirectory::create();
         let mut offset = 4 + header_len;
         for (name, len) in &header.files {
@@ -170,6 +179,11 @@ impl FileIndex {
             offset = end;
         }
         let index = Index::open(directory)?;
+        // Each Tantivy file ends with a checksum: damage inside one is found here, not by a
+        // search that silently misses rows.
+        if !index.validate_checksum()?.is_empty() {
+            return Err(IndexError::Corrupt("checksum"));
+        }
         register_tokenizer(&index);
         let (_, message, _) = schema();
         let reader = index.reader()?;
@@ -305,6 +319,10 @@ impl IndexCache {
         }
         entries.insert(file_id, index);
     }
+
+    pub fn remove(&self, file_id: u64) {
+        self.entries.lock().remove(&file_id);
+    }
 }
 
 #[cfg(test)]
@@ -362,5 +380,41 @@ mod tests {
         let plan = access_plan(&[0..10], &[10, 10]);
         assert!(matches!(plan.inner()[1], RowGroupAccess::Skip));
         assert!(plan.should_scan(0));
+    }
+}
+
+#[cfg(test)]
+mod damage_tests {
+    use super::*;
+
+    #[test]
+    fn every_damaged_byte_of_the_tantivy_files_is_refused() {
+        let messages: Vec<String> = (0..600).map(|i| format!("alpha bravo {i}")).collect();
+        let batch = RecordBatch::try_new(
+            fluoro_proto::logs::LOG_SCHEMA.clone(),
+            vec![
+                Arc::new(datafusion::arrow::array::UInt64Array::from_value(1, 600)),
+                Arc::new(datafusion::arrow::array::UInt64Array::from_value(1, 600)),
+                Arc::new(datafusion::arrow::array::Int64Array::from_value(0, 600)),
+                Arc::new(datafusion::arrow::array::Int64Array::from_value(0, 600)),
+                Arc::new(datafusion::arrow::array::UInt64Array::from_iter_values(0..600)),
+                Arc::new(datafusion::arrow::array::StringArray::from_iter_values(&messages)),
+                Arc::new(datafusion::arrow::array::FixedSizeBinaryArray::new_null(16, 600)),
+                Arc::new(datafusion::arrow::array::UInt64Array::new_null(600)),
+            ],
+        )
+        .unwrap();
+        let bytes = build(&batch).unwrap();
+        assert!(FileIndex::open(&bytes).is_ok());
+        let header_len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let mut accepted = Vec::new();
+        for at in 12 + header_len..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x5a;
+            if FileIndex::open(&damaged).is_ok() {
+                accepted.push(at - 12 - header_len);
+            }
+        }
+        assert!(accepted.is_empty(), "damage accepted at offsets {accepted:?} of {}", bytes.len() - 12 - header_len);
     }
 }

@@ -19,6 +19,7 @@ pub mod metric_filters;
 pub mod metric_rollup;
 pub mod metric_series;
 mod metrics;
+mod quarantine;
 mod service_map;
 mod table;
 mod traces;

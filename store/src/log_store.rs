@@ -415,7 +415,11 @@ impl LogStore {
                 return None;
             }
         };
-        let opened = tokio::task::spawn_blocking(move || crate::index::FileIndex::open(&bytes)).await.ok()?;
+        // Tantivy can panic on damaged bytes the checksum does not cover (older sidecars): a
+        // panic is damage too.
+        let opened = tokio::task::spawn_blocking(move || crate::index::FileIndex::open(&bytes))
+            .await
+            .unwrap_or_else(|_| Err(crate::index::IndexError::Corrupt("the index reader panicked")));
         match opened {
             Ok(index) => {
                 let index = Arc::new(index);
@@ -423,7 +427,7 @@ impl LogStore {
                 Some(index)
             }
             Err(error) => {
-                tracing::warn!(%error, path, "term index corrupt; scanning instead");
+                self.quarantine_index(file, path, &error.to_string()).await;
                 None
             }
         }
@@ -580,7 +584,11 @@ impl LogStore {
         Ok(())
     }
 
-    fn update_file_gauge(&self) {
+    pub(crate) fn indexes_forget(&self, file_id: u64) {
+        self.indexes.remove(file_id);
+    }
+
+    pub(crate) fn update_file_gauge(&self) {
         self.metrics
             .data_files
             .set(self.catalog.read(|s| s.files.len() + s.span_files.len() + s.metric_files.len()) as i64);

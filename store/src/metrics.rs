@@ -32,6 +32,8 @@ pub struct Metrics {
     pub udp_datagrams: IntCounter,
     pub rollup_minutes: IntCounter,
     pub rollup_dirty_minutes: IntGauge,
+    /// Damaged data files and index sidecars moved to `quarantine/`, by kind.
+    pub files_quarantined: IntCounterVec,
 }
 
 impl Metrics {
@@ -93,6 +95,11 @@ impl Metrics {
             udp_datagrams: counter("xray_udp_datagrams_total", "Datagrams received on the X-Ray daemon port"),
             rollup_minutes: counter("trace_rollup_minutes_total", "Service-map minutes recomputed by the roller"),
             rollup_dirty_minutes: gauge("trace_rollup_dirty_minutes", "Service-map minutes waiting to be recomputed"),
+            files_quarantined: counter_vec(
+                "files_quarantined_total",
+                "Damaged files moved to quarantine/, by kind (logs, traces, metrics, index)",
+                &["kind"],
+            ),
             registry,
         }
     }

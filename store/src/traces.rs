@@ -52,14 +52,18 @@ impl LogStore {
     pub async fn trace_times_in_window(&self, min_ms: i64, max_ms: i64) -> Result<TraceTimes, StoreError> {
         let snapshot = self.span_snapshot(min_ms, max_ms);
         let (lo, hi) = (min_ms.saturating_mul(1_000_000), max_ms.saturating_mul(1_000_000));
-        let ctx = self.session_context();
-        let frame = ctx.read_table(Arc::new(LogTable::spans(snapshot))).map_err(query_error)?;
-        let frame = frame
-            .filter(col(columns::START_NS).between(lit(lo), lit(hi)))
-            .and_then(|f| f.select_columns(&[columns::TRACE_ID, columns::START_NS, columns::END_NS]))
+        let batches = self
+            .collect_checked(snapshot, true, |frame| {
+                frame.filter(col(columns::START_NS).between(lit(lo), lit(hi)))?.select_columns(&[
+                    columns::TRACE_ID,
+                    columns::START_NS,
+                    columns::END_NS,
+                ])
+            })
+            .await
             .map_err(query_error)?;
         let mut out: TraceTimes = HashMap::new();
-        for batch in frame.collect().await.map_err(query_error)? {
+        for batch in batches {
             let missing = || query_error("trace time columns missing");
             let ids = batch.column(0).as_any().downcast_ref::<FixedSizeBinaryArray>().ok_or_else(missing)?;
             let starts = batch.column(1).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
@@ -88,15 +92,17 @@ impl LogStore {
         for text in texts {
             let mut snapshot = self.span_snapshot(min_ms, max_ms);
             self.narrow_spans_by_text(&mut snapshot, &[text.as_str()]).await;
-            let ctx = self.session_context();
-            let frame = ctx.read_table(Arc::new(LogTable::spans(snapshot))).map_err(query_error)?;
-            let frame = frame
-                .filter(col(columns::START_NS).between(lit(lo), lit(hi)))
-                .and_then(|f| f.filter(contains(col(columns::DOCUMENT), lit(text.as_str()))))
-                .and_then(|f| f.select_columns(&[columns::TRACE_ID]))
+            let batches = self
+                .collect_checked(snapshot, true, |frame| {
+                    frame
+                        .filter(col(columns::START_NS).between(lit(lo), lit(hi)))?
+                        .filter(contains(col(columns::DOCUMENT), lit(text.as_str())))?
+                        .select_columns(&[columns::TRACE_ID])
+                })
+                .await
                 .map_err(query_error)?;
             let mut ids = std::collections::HashSet::new();
-            for batch in frame.collect().await.map_err(query_error)? {
+            for batch in batches {
                 let column = batch.column(0).as_any().downcast_ref::<FixedSizeBinaryArray>();
                 let column = column.ok_or_else(|| query_error("trace_id type"))?;
                 for row in 0..batch.num_rows() {
@@ -144,12 +150,9 @@ impl LogStore {
         snapshot: LogSnapshot,
         predicate: datafusion::logical_expr::Expr,
     ) -> Result<TraceDocuments, StoreError> {
-        let ctx = self.session_context();
-        let frame = ctx.read_table(Arc::new(LogTable::spans(snapshot))).map_err(query_error)?;
-        let frame = frame
-            .filter(predicate)
-            .and_then(|f| {
-                f.select_columns(&[
+        let batches = self
+            .collect_checked(snapshot, true, |frame| {
+                frame.filter(predicate.clone())?.select_columns(&[
                     columns::TRACE_ID,
                     columns::SEQ,
                     columns::DOCUMENT,
@@ -157,8 +160,8 @@ impl LogStore {
                     columns::END_NS,
                 ])
             })
+            .await
             .map_err(query_error)?;
-        let batches = frame.collect().await.map_err(query_error)?;
         group_rows(&batches)
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use datafusion::common::Result;
-use fluoro_store::{GroupMeta, LogStore, LogTable};
+use fluoro_store::{FileMeta, GroupMeta, LogStore, LogTable};
 
 use super::ast::{BinOp, Command, Expr, ExprKind, Query};
 use super::count::Counter;
@@ -94,7 +94,7 @@ pub async fn run(
     request: &Request,
     query: &Query,
     progress: &Progress,
-    on_rows: impl FnMut(Vec<Row>),
+    on_rows: impl FnMut(Vec<Row>) + Send,
 ) -> Result<()> {
     // Self-tracing (a no-op unless fluoro exports its own spans): one span per query run.
     use opentelemetry::trace::{Span, Status, Tracer};
@@ -107,7 +107,21 @@ pub async fn run(
             opentelemetry::KeyValue::new("logs.groups", request.groups.len() as i64),
         ])
         .start(&tracer);
-    let result = run_query(store, request, query, progress, on_rows).await;
+    // A damaged file is quarantined and the query runs again without it, unless rows were
+    // handed over already (they would come twice).
+    let emitted = std::sync::atomic::AtomicBool::new(false);
+    let mut on_rows = on_rows;
+    let mut sink = |rows: Vec<Row>| {
+        emitted.store(true, std::sync::atomic::Ordering::Relaxed);
+        on_rows(rows)
+    };
+    let (files, mut result) = run_query(store, request, query, progress, &mut sink).await;
+    if let Err(error) = &result
+        && store.quarantine_after_failure(&files, error).await
+        && !emitted.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        result = run_query(store, request, query, progress, &mut sink).await.1;
+    }
     span.set_attribute(opentelemetry::KeyValue::new("logs.records_scanned", progress.scanned.rows() as i64));
     span.set_attribute(opentelemetry::KeyValue::new("logs.records_matched", progress.matched.rows() as i64));
     if let Err(error) = &result {
@@ -122,8 +136,8 @@ async fn run_query(
     request: &Request,
     query: &Query,
     progress: &Progress,
-    on_rows: impl FnMut(Vec<Row>),
-) -> Result<()> {
+    on_rows: &mut (dyn FnMut(Vec<Row>) + Send),
+) -> (Vec<Arc<FileMeta>>, Result<()>) {
     let began = std::time::Instant::now();
     let group_id = match request.groups.as_slice() {
         [one] => Some(one.id),
@@ -152,21 +166,23 @@ async fn run_query(
         store.narrow_to_trace(&mut snapshot, id).await;
     }
     let narrowed = began.elapsed();
-    let files = snapshot.files.len();
+    let read = snapshot.files.clone();
     let mut input = plan_input(store, request, LogTable::new(snapshot), progress);
     input.trace_id = trace_id;
-    let planned: Planned = super::plan::plan(&request.query, query, &input)
-        .map_err(|e| datafusion::error::DataFusionError::Plan(e.message))?;
+    let planned: Planned = match super::plan::plan(&request.query, query, &input) {
+        Ok(planned) => planned,
+        Err(e) => return (read, Err(datafusion::error::DataFusionError::Plan(e.message))),
+    };
     let planned_at = began.elapsed();
     let result = super::execute(&store.session_context(), planned, on_rows).await;
     tracing::debug!(
-        files,
+        files = read.len(),
         narrow_ms = narrowed.as_secs_f64() * 1e3,
         plan_ms = (planned_at - narrowed).as_secs_f64() * 1e3,
         execute_ms = (began.elapsed() - planned_at).as_secs_f64() * 1e3,
         "insights query ran"
     );
-    result
+    (read, result)
 }
 
 /// The `filter` expressions every matching event passes before any command could change one
