@@ -123,6 +123,11 @@ pub struct ServeArgs {
     /// [default: 120].
     #[arg(long, env = "FLUORO_IDLE_TIMEOUT_SECS")]
     pub idle_timeout_secs: Option<u64>,
+    /// An access key `ID:SECRET` the AWS APIs accept (repeatable; the environment variable
+    /// takes a comma-separated list). With any set, every AWS request must carry a valid
+    /// SigV4 signature by one of them; with none, requests are not checked.
+    #[arg(long = "access-key", env = "FLUORO_ACCESS_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub access_keys: Vec<String>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -163,6 +168,9 @@ struct FileConfig {
     header_timeout_secs: Option<u64>,
     body_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
+    /// `[[access_keys]]` with `id` and `secret`.
+    #[serde(default)]
+    access_keys: Vec<AccessKeyFile>,
     #[serde(default)]
     alarms: AlarmsFile,
     /// `[[notify]]`: where alarm actions are delivered.
@@ -204,6 +212,15 @@ pub struct Settings {
     pub connections: crate::serve::ConnectionLimits,
     /// (certificate chain, private key) PEM files.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Keys whose SigV4 signatures the AWS APIs accept; empty: no verification.
+    pub access_keys: Vec<fluoro_proto::sigv4::AccessKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessKeyFile {
+    id: String,
+    secret: String,
 }
 
 impl ServeArgs {
@@ -299,6 +316,19 @@ impl ServeArgs {
             (None, None) => None,
             _ => bail!("tls_cert and tls_key go together"),
         };
+        let mut access_keys = Vec::new();
+        for flag in &self.access_keys {
+            let (id, secret) = flag
+                .split_once(':')
+                .with_context(|| "--access-key takes ID:SECRET (FLUORO_ACCESS_KEYS: ID:SECRET,...)")?;
+            access_keys.push(fluoro_proto::sigv4::AccessKey { id: id.into(), secret: secret.into() });
+        }
+        access_keys.extend(
+            file.access_keys.into_iter().map(|k| fluoro_proto::sigv4::AccessKey { id: k.id, secret: k.secret }),
+        );
+        if access_keys.iter().any(|k| k.id.is_empty() || k.secret.is_empty()) {
+            bail!("an access key needs an id and a secret");
+        }
         let defaults = crate::serve::ConnectionLimits::default();
         let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
             flag.or(file).map(|s| Duration::from_secs(s.max(1))).unwrap_or(default)
@@ -341,6 +371,7 @@ impl ServeArgs {
             alarms,
             connections,
             tls,
+            access_keys,
         })
     }
 }

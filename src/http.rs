@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub account_id: String,
     pub region: String,
+    /// SigV4 keys the AWS APIs accept; empty: requests are not checked.
+    pub access_keys: Vec<fluoro_proto::sigv4::AccessKey>,
 }
 
 /// The HTTP port: `native` (the `/api/` routes) plus metrics, health and the AWS protocols.
@@ -177,6 +179,15 @@ async fn aws_json(
     {
         return ui_asset(asset);
     }
+    // Everything past this point is an AWS API: signed by a configured key, when there are any.
+    let body = if state.access_keys.is_empty() {
+        body
+    } else {
+        match crate::auth::authenticate(&state, &method, &uri, &headers, body).await {
+            Ok(body) => body,
+            Err(refusal) => return refusal,
+        }
+    };
     // X-Ray is rest-json: a known path and no X-Amz-Target.
     if !headers.contains_key("x-amz-target") && XRAY_PATHS.contains(&uri.path()) {
         return xray(&state, &method, uri.path(), body).await;

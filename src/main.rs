@@ -1,6 +1,7 @@
 //! `fluoro`: parse the command line, open the store, build the frontends and read APIs, serve
 //! every port, and shut down in order (listeners, then a final flush of the store).
 
+mod auth;
 mod cloudwatch;
 mod config;
 mod http;
@@ -108,6 +109,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         metrics,
         account_id: settings.account_id.clone(),
         region: settings.region.clone(),
+        access_keys: settings.access_keys.clone(),
     });
     let native = fluoro_query::native::router(Arc::new(fluoro_query::native::NativeApi {
         store: store.clone(),

@@ -19,6 +19,7 @@ pub mod names;
 #[cfg(test)]
 mod otlp_fixtures;
 pub mod otlp_logs;
+pub mod sigv4;
 pub mod validation;
 pub mod xray;
 

@@ -34,6 +34,8 @@ pub struct Metrics {
     pub rollup_dirty_minutes: IntGauge,
     /// Damaged data files and index sidecars moved to `quarantine/`, by kind.
     pub files_quarantined: IntCounterVec,
+    /// AWS requests refused by SigV4 verification, by reason.
+    pub auth_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -99,6 +101,11 @@ impl Metrics {
                 "files_quarantined_total",
                 "Damaged files moved to quarantine/, by kind (logs, traces, metrics, index)",
                 &["kind"],
+            ),
+            auth_failures: counter_vec(
+                "auth_failures_total",
+                "AWS requests refused by signature verification, by reason",
+                &["reason"],
             ),
             registry,
         }
