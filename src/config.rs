@@ -394,4 +394,28 @@ mod tests {
         std::fs::write(&path, "bogus = 1\n").unwrap();
         assert!(ServeArgs { config: Some(path), ..Default::default() }.resolve().is_err());
     }
+
+    #[test]
+    fn every_listener_defaults_to_loopback() {
+        let s = ServeArgs::default().resolve().unwrap();
+        for addr in [s.http_addr, s.otlp_grpc_addr, s.otlp_http_addr, s.xray_addr] {
+            assert!(addr.ip().is_loopback(), "{addr}");
+        }
+        assert!(s.access_keys.is_empty() && s.tls.is_none());
+    }
+
+    #[test]
+    fn access_keys_come_from_flags_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fluoro.toml");
+        std::fs::write(&path, "[[access_keys]]\nid = \"AKIDFILE\"\nsecret = \"s:1\"\n").unwrap();
+        let args = ServeArgs { config: Some(path), access_keys: vec!["AKIDFLAG:a:b".into()], ..Default::default() };
+        let keys = args.resolve().unwrap().access_keys;
+        assert_eq!(
+            keys.iter().map(|k| (k.id.as_str(), k.secret.as_str())).collect::<Vec<_>>(),
+            [("AKIDFLAG", "a:b"), ("AKIDFILE", "s:1")]
+        );
+        let bad = ServeArgs { access_keys: vec!["no-secret".into()], ..Default::default() };
+        assert!(bad.resolve().is_err());
+    }
 }

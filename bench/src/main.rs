@@ -7,6 +7,7 @@ mod alarms;
 mod client;
 mod metrics;
 mod otlp_logs;
+mod sigv4;
 mod traces;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,8 @@ enum Bench {
     OtlpLogs(otlp_logs::OtlpLogsArgs),
     /// In-process: the cost per log line of finding the trace it names.
     Correlation(otlp_logs::CorrelationArgs),
+    /// In-process: SigV4 verification per request, by body size.
+    Sigv4(sigv4::SigV4Args),
 }
 
 #[derive(clap::Args)]
@@ -97,6 +100,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Alarms(args) => alarms::run(args),
         Bench::OtlpLogs(args) => tokio::runtime::Runtime::new()?.block_on(otlp_logs::run(args)),
         Bench::Correlation(args) => otlp_logs::correlation(args),
+        Bench::Sigv4(args) => sigv4::run(args),
     }
 }
 

@@ -244,6 +244,47 @@ fn canonical_request(request: &Request<'_>, claim: &Claim, payload_hash: &str) -
     ))
 }
 
+fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    for part in [region, service, "aws4_request"] {
+        key = hmac(&key, part.as_bytes());
+    }
+    key
+}
+
+/// The `Authorization` header that signs `request` (whose headers must include `host`,
+/// `x-amz-date` = `amz_date` and the others in `signed_headers`): for benchmarks and tests.
+pub fn authorization(
+    request: &Request<'_>,
+    key: &AccessKey,
+    amz_date: &str,
+    region: &str,
+    service: &str,
+    signed_headers: &[&str],
+) -> String {
+    let date = &amz_date[..amz_date.len().min(8)];
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let claim = Claim {
+        key_id: key.id.clone(),
+        scope: scope.clone(),
+        signed_headers: signed_headers.iter().map(|h| (*h).to_owned()).collect(),
+        signature: String::new(),
+        amz_date: amz_date.to_owned(),
+        expires: None,
+    };
+    let canonical = canonical_request(request, &claim, &sha256_hex(request.body)).unwrap_or_default();
+    let string_to_sign = format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical.as_bytes()));
+    let signature: String = hmac(&signing_key(&key.secret, date, region, service), string_to_sign.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={signature}",
+        key.id,
+        signed_headers.join(";")
+    )
+}
+
 /// Checks `request`'s signature against the key `lookup` finds for its access key id, at
 /// `now` (epoch seconds). Returns the key that signed it.
 pub fn verify<'k>(
@@ -295,10 +336,7 @@ pub fn verify<'k>(
         None if claim.expires.is_some() => vec![sha256_hex(request.body), "UNSIGNED-PAYLOAD".to_owned()],
         None => vec![sha256_hex(request.body)],
     };
-    let mut signing_key = hmac(format!("AWS4{}", key.secret).as_bytes(), date.as_bytes());
-    for part in [*region, *service, "aws4_request"] {
-        signing_key = hmac(&signing_key, part.as_bytes());
-    }
+    let signing_key = signing_key(&key.secret, date, region, service);
     let provided = decode_hex(&claim.signature).ok_or_else(|| invalid("the signature is not hexadecimal"))?;
     for payload_hash in &payload_hashes {
         let canonical = canonical_request(request, &claim, payload_hash)?;
@@ -380,6 +418,40 @@ mod tests {
         let mut garbled = example(SIGNATURE);
         garbled[0].1 = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE".into();
         assert!(matches!(check(&garbled, now), Err(Failure::Invalid(m)) if m.contains("SignedHeaders")));
+    }
+
+    #[test]
+    fn what_authorization_signs_verifies_and_a_changed_body_does_not() {
+        let k = key();
+        let mut headers = vec![
+            ("content-type".to_owned(), "application/x-amz-json-1.1".to_owned()),
+            ("host".to_owned(), "127.0.0.1:4566".to_owned()),
+            ("x-amz-date".to_owned(), "20261122T180000Z".to_owned()),
+            ("x-amz-target".to_owned(), "Logs_20140328.PutLogEvents".to_owned()),
+        ];
+        let body = br#"{"logGroupName":"/a b","logEvents":[]}"#;
+        let request = |headers: &'static [(String, String)], body: &'static [u8]| Request {
+            method: "POST",
+            path: "/a%20b/",
+            query: "x=1&a=%2F",
+            headers,
+            body,
+        };
+        let signed = ["content-type", "host", "x-amz-date", "x-amz-target"];
+        let auth = authorization(
+            &request(Box::leak(headers.clone().into_boxed_slice()), body),
+            &k,
+            "20261122T180000Z",
+            "us-east-1",
+            "logs",
+            &signed,
+        );
+        headers.push(("authorization".to_owned(), auth));
+        let headers: &'static [(String, String)] = Box::leak(headers.into_boxed_slice());
+        let now = parse_amz_date("20261122T180000Z").unwrap();
+        let lookup = |id: &str| (id == k.id).then_some(&k);
+        assert!(verify(&request(headers, body), lookup, now).is_ok());
+        assert!(verify(&request(headers, b"{}"), lookup, now).is_err());
     }
 
     #[test]
