@@ -17,11 +17,11 @@ import re
 import struct
 import zlib
 
-# The order of fluoro_fuzz's CLOUDWATCH_OPERATIONS: the first byte of a codec input picks one.
+# The order of fluoro_proto::cloudwatch::SERVED: the first byte of a codec input picks one.
 CLOUDWATCH_OPERATIONS = [
-    "PutMetricData", "GetMetricData", "GetMetricStatistics", "ListMetrics", "PutMetricAlarm",
-    "PutCompositeAlarm", "DescribeAlarms", "DescribeAlarmsForMetric", "DescribeAlarmHistory",
-    "SetAlarmState", "DeleteAlarms", "EnableAlarmActions",
+    "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics", "PutMetricAlarm",
+    "PutCompositeAlarm", "DescribeAlarms", "DescribeAlarmsForMetric", "DescribeAlarmHistory", "SetAlarmState",
+    "DeleteAlarms", "EnableAlarmActions", "DisableAlarmActions", "TagResource", "UntagResource", "ListTagsForResource",
 ]
 INSIGHTS_COMMANDS = ("fields", "filter", "stats", "parse", "sort", "limit", "display", "dedup", "unmask",
                      "pattern", "diff", "anomaly", "unnest", "lookup", "SOURCE", "filterIndex")
@@ -80,6 +80,10 @@ def table_rows(text):
 def unquote(cell):
     m = re.fullmatch(r"`([^`]*)`.*", cell)
     return m.group(1) if m else None
+
+
+def op(name):
+    return bytes([CLOUDWATCH_OPERATIONS.index(name)])
 
 
 def wal_frame(payload):
@@ -228,30 +232,30 @@ def main():
             body = "".join(line.strip() for line in block.split("\n\n", 1)[-1].splitlines())
             action = re.search(r"Action=(\w+)", body)
             if action and action.group(1) in CLOUDWATCH_OPERATIONS:
-                add("aws_query", bytes([CLOUDWATCH_OPERATIONS.index(action.group(1))]) + body.encode())
+                add("aws_query", op(action.group(1)) + body.encode())
         target = re.search(r"X-Amz-Target: GraniteServiceVersion20100801\.(\w+)", block)
         if target and target.group(1) in CLOUDWATCH_OPERATIONS:
             for value in json_values(block.split("\n\n", 1)[-1]):
-                add("cbor", bytes([CLOUDWATCH_OPERATIONS.index(target.group(1))]) + cbor2.dumps(value))
+                add("cbor", op(target.group(1)) + cbor2.dumps(value))
     for span in spans(spec["metrics-alarms"]):
         action = re.match(r"Action=(\w+)&", span)
         if action and action.group(1) in CLOUDWATCH_OPERATIONS:
-            add("aws_query", bytes([CLOUDWATCH_OPERATIONS.index(action.group(1))]) + span.encode())
-    add("aws_query", bytes([5]) + b"Action=PutCompositeAlarm&Version=2010-08-01&AlarmName=c&AlarmRule=ALARM(a)%20OR%20OK(b)")
-    add("aws_query", bytes([1]) + b"Action=GetMetricData&Version=2010-08-01&StartTime=2025-01-15T11%3A00%3A00Z"
+            add("aws_query", op(action.group(1)) + span.encode())
+    add("aws_query", op("PutCompositeAlarm") + b"Action=PutCompositeAlarm&Version=2010-08-01&AlarmName=c&AlarmRule=ALARM(a)%20OR%20OK(b)")
+    add("aws_query", op("GetMetricData") + b"Action=GetMetricData&Version=2010-08-01&StartTime=2025-01-15T11%3A00%3A00Z"
         b"&EndTime=2025-01-15T12%3A00%3A00Z&MetricDataQueries.member.1.Id=m1"
         b"&MetricDataQueries.member.1.MetricStat.Metric.Namespace=MyApp&MetricDataQueries.member.1.MetricStat.Metric.MetricName=Latency"
         b"&MetricDataQueries.member.1.MetricStat.Period=60&MetricDataQueries.member.1.MetricStat.Stat=p99"
         b"&MetricDataQueries.member.2.Id=e1&MetricDataQueries.member.2.Expression=m1%2A2")
-    add("cbor", bytes([1]) + cbor2.dumps({"StartTime": cbor2.CBORTag(1, 1736938800), "EndTime": cbor2.CBORTag(1, 1736942400),
+    add("cbor", op("GetMetricData") + cbor2.dumps({"StartTime": cbor2.CBORTag(1, 1736938800), "EndTime": cbor2.CBORTag(1, 1736942400),
         "MetricDataQueries": [{"Id": "m1", "MetricStat": {"Metric": {"Namespace": "MyApp", "MetricName": "Latency",
         "Dimensions": [{"Name": "Service", "Value": "checkout"}]}, "Period": 60, "Stat": "Average"}},
         {"Id": "e1", "Expression": "RATE(m1)"}]}))
-    add("cbor", bytes([4]) + cbor2.dumps({"AlarmName": "a", "MetricName": "Latency", "Namespace": "MyApp", "Statistic": "Average",
+    add("cbor", op("PutMetricAlarm") + cbor2.dumps({"AlarmName": "a", "MetricName": "Latency", "Namespace": "MyApp", "Statistic": "Average",
         "Period": 60, "EvaluationPeriods": 3, "Threshold": 500.0, "ComparisonOperator": "GreaterThanThreshold"}))
-    add("cbor", bytes([6]) + cbor2.dumps({"AlarmNamePrefix": "api-", "StateValue": "ALARM",
+    add("cbor", op("DescribeAlarms") + cbor2.dumps({"AlarmNamePrefix": "api-", "StateValue": "ALARM",
         "AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 10}))
-    add("cbor", bytes([0]) + cbor2.dumps({"Namespace": "MyApp", "MetricData": [
+    add("cbor", op("PutMetricData") + cbor2.dumps({"Namespace": "MyApp", "MetricData": [
         {"MetricName": "Latency", "Value": 1.5, "Timestamp": cbor2.CBORTag(1, 1700000000.0)}]}))
 
     # WAL frames, and gzip inputs beyond the cap.

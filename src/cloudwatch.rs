@@ -17,26 +17,6 @@ const MAX_DECOMPRESSED_BYTES: usize = 10 << 20;
 /// PutMetricAlarm / PutCompositeAlarm payload quota.
 const MAX_ALARM_BYTES: usize = 120 << 10;
 
-/// Operations this build answers; the rest of the model's answer 501 (spec §1.10).
-const SERVED: &[&str] = &[
-    "PutMetricData",
-    "GetMetricStatistics",
-    "GetMetricData",
-    "ListMetrics",
-    "PutMetricAlarm",
-    "PutCompositeAlarm",
-    "DescribeAlarms",
-    "DescribeAlarmsForMetric",
-    "DescribeAlarmHistory",
-    "SetAlarmState",
-    "DeleteAlarms",
-    "EnableAlarmActions",
-    "DisableAlarmActions",
-    "TagResource",
-    "UntagResource",
-    "ListTagsForResource",
-];
-
 /// A form POST (or a GET with a query string): possibly awsQuery, decided once it is read.
 pub fn may_be_query(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
     let form = headers
@@ -101,7 +81,7 @@ async fn dispatch(state: &AppState, protocol: Protocol, op: &str, body: &[u8]) -
     if op != "PutMetricData" && body.len() > MAX_WIRE_BYTES {
         return Err(CwError::too_large(body.len(), MAX_WIRE_BYTES));
     }
-    if MODEL.operation(op).is_some() && !SERVED.contains(&op) {
+    if MODEL.operation(op).is_some() && !cloudwatch::SERVED.contains(&op) {
         return Err(CwError::not_implemented(op));
     }
     let input = cloudwatch::decode_request(protocol, op, body)?;

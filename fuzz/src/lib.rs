@@ -195,25 +195,11 @@ pub fn otlp_json(data: &[u8]) {
     otlp(Encoding::Json, data);
 }
 
-/// The CloudWatch operations with input, for the codec targets (the first byte picks one).
-const CLOUDWATCH_OPERATIONS: &[&str] = &[
-    "PutMetricData",
-    "GetMetricData",
-    "GetMetricStatistics",
-    "ListMetrics",
-    "PutMetricAlarm",
-    "PutCompositeAlarm",
-    "DescribeAlarms",
-    "DescribeAlarmsForMetric",
-    "DescribeAlarmHistory",
-    "SetAlarmState",
-    "DeleteAlarms",
-    "EnableAlarmActions",
-];
-
 fn cloudwatch(protocol: Protocol, data: &[u8]) {
     let Some((&pick, body)) = data.split_first() else { return };
-    let operation = CLOUDWATCH_OPERATIONS[pick as usize % CLOUDWATCH_OPERATIONS.len()];
+    // Every operation fluoro serves; the first byte picks one.
+    let served = fluoro_proto::cloudwatch::SERVED;
+    let operation = served[pick as usize % served.len()];
     let _ = decode_request(protocol, operation, body);
 }
 

@@ -18,6 +18,26 @@ pub use number::java_double;
 use serde_json::Value;
 
 /// `X-Amz-Target` prefix of AWS JSON 1.0 requests.
+/// Operations this build answers; the rest of the model's answer 501 (spec §1.10).
+pub const SERVED: &[&str] = &[
+    "PutMetricData",
+    "GetMetricStatistics",
+    "GetMetricData",
+    "ListMetrics",
+    "PutMetricAlarm",
+    "PutCompositeAlarm",
+    "DescribeAlarms",
+    "DescribeAlarmsForMetric",
+    "DescribeAlarmHistory",
+    "SetAlarmState",
+    "DeleteAlarms",
+    "EnableAlarmActions",
+    "DisableAlarmActions",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+];
+
 pub const TARGET_PREFIX: &str = "GraniteServiceVersion20100801.";
 /// The CBOR path marker: `…/service/GraniteServiceVersion20100801/operation/{Op}`.
 const CBOR_PATH_MARKER: &str = "/service/GraniteServiceVersion20100801/operation/";
