@@ -133,8 +133,50 @@ pub struct CatalogState {
     pub flushed_seq: u64,
 }
 
+/// The redb database, reopened after an I/O failure: redb refuses every later transaction
+/// ("Previous I/O error occurred") until the database is closed and opened again, so a full
+/// disk would otherwise stop flushes for good.
+struct Db {
+    inner: Option<Database>,
+    path: std::path::PathBuf,
+}
+
+impl Db {
+    fn database(&mut self) -> Result<&Database, CatalogError> {
+        if self.inner.is_none() {
+            self.inner = Some(Database::create(&self.path)?);
+            tracing::info!(path = %self.path.display(), "catalog reopened after an I/O failure");
+        }
+        Ok(self.inner.as_ref().expect("just opened"))
+    }
+
+    fn begin_write(&mut self) -> Result<redb::WriteTransaction, CatalogError> {
+        match self.database()?.begin_write() {
+            Ok(txn) => Ok(txn),
+            Err(error) => {
+                let error: redb::Error = error.into();
+                if !matches!(error, redb::Error::PreviousIo) {
+                    return Err(error.into());
+                }
+                // Close first: the file is locked while the old handle lives.
+                self.inner = None;
+                Ok(self.database()?.begin_write()?)
+            }
+        }
+    }
+
+    fn begin_read(&mut self) -> Result<redb::ReadTransaction, CatalogError> {
+        Ok(self.database()?.begin_read()?)
+    }
+
+    fn compact(&mut self) -> Result<bool, CatalogError> {
+        self.database()?;
+        Ok(self.inner.as_mut().expect("opened").compact()?)
+    }
+}
+
 pub struct Catalog {
-    db: parking_lot::Mutex<Database>,
+    db: parking_lot::Mutex<Db>,
     state: RwLock<CatalogState>,
 }
 
@@ -190,12 +232,15 @@ impl Catalog {
         }
         drop(meta);
         drop(read);
-        Ok(Self { db: parking_lot::Mutex::new(db), state: RwLock::new(state) })
+        Ok(Self {
+            db: parking_lot::Mutex::new(Db { inner: Some(db), path: path.to_owned() }),
+            state: RwLock::new(state),
+        })
     }
 
     /// Stores (replaces) document `id` of `kind`, durably.
     pub fn put_doc(&self, kind: &str, id: &str, bytes: &[u8]) -> Result<(), CatalogError> {
-        let db = self.db.lock();
+        let mut db = self.db.lock();
         let txn = db.begin_write()?;
         txn.open_table(DOCS)?.insert(format!("{kind}/{id}").as_str(), bytes)?;
         txn.commit()?;
@@ -204,7 +249,7 @@ impl Catalog {
 
     /// Deletes document `id` of `kind`; whether it existed.
     pub fn delete_doc(&self, kind: &str, id: &str) -> Result<bool, CatalogError> {
-        let db = self.db.lock();
+        let mut db = self.db.lock();
         let txn = db.begin_write()?;
         let existed = txn.open_table(DOCS)?.remove(format!("{kind}/{id}").as_str())?.is_some();
         txn.commit()?;
@@ -221,7 +266,7 @@ impl Catalog {
     /// Writes (`Some`) and deletes (`None`) documents of any kinds in one transaction: all of
     /// them are durable together, or none is.
     pub fn write_docs(&self, changes: &[DocChange<'_>]) -> Result<(), CatalogError> {
-        let db = self.db.lock();
+        let mut db = self.db.lock();
         let txn = db.begin_write()?;
         {
             let mut table = txn.open_table(DOCS)?;
@@ -243,7 +288,7 @@ impl Catalog {
 
     /// Documents of `kind` with ids in `[from, to)` (byte order), as `(id, bytes)`.
     pub fn docs_range(&self, kind: &str, from: &str, to: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
-        let db = self.db.lock();
+        let mut db = self.db.lock();
         let read = db.begin_read()?;
         let table = read.open_table(DOCS)?;
         let (start, end) = (format!("{kind}/{from}"), format!("{kind}/{to}"));
@@ -258,7 +303,7 @@ impl Catalog {
 
     /// Every document of `kind`, as `(id, bytes)` in id order.
     pub fn docs(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, CatalogError> {
-        let db = self.db.lock();
+        let mut db = self.db.lock();
         let read = db.begin_read()?;
         let table = read.open_table(DOCS)?;
         let prefix = format!("{kind}/");

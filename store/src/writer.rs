@@ -153,7 +153,7 @@ fn commit(state: &mut WriterState, appends: Vec<(Pending, oneshot::Sender<Result
         }
         next_seq += pending.len() as u64;
     }
-    let written = state.wal.append(&buffer).and_then(|()| state.wal.sync());
+    let written = state.wal.append_durably(&buffer);
     state.metrics.wal_fsync_seconds.observe(started.elapsed().as_secs_f64());
     if let Err(error) = written {
         tracing::error!(%error, "wal write failed; batches refused");

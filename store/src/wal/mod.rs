@@ -19,6 +19,11 @@ pub(crate) use recovery::replay;
 pub(crate) struct Wal {
     dir: PathBuf,
     current: File,
+    /// Bytes of `current` that hold whole, written frames: where the next append starts.
+    current_len: u64,
+    /// An append failed and could not be cut back: the segment may end in a partial frame,
+    /// so nothing more may follow it until the cut succeeds.
+    torn: bool,
     current_first_seq: u64,
     /// Closed segments: (first seq, path), ascending.
     closed: Vec<(u64, PathBuf)>,
@@ -29,15 +34,52 @@ impl Wal {
     /// Starts a fresh segment at `next_seq` after recovery returned `closed`.
     pub(crate) fn open(dir: &Path, closed: Vec<(u64, PathBuf)>, next_seq: u64, sync: bool) -> io::Result<Self> {
         let current = create_segment(dir, next_seq)?;
-        Ok(Self { dir: dir.to_owned(), current, current_first_seq: next_seq, closed, sync })
+        Ok(Self {
+            dir: dir.to_owned(),
+            current,
+            current_len: record::SEGMENT_MAGIC.len() as u64,
+            torn: false,
+            current_first_seq: next_seq,
+            closed,
+            sync,
+        })
     }
 
-    pub(crate) fn append(&mut self, frames: &[u8]) -> io::Result<()> {
+    /// Appends `frames` and makes them durable, or leaves the segment as it was: a failed
+    /// write or sync (a full disk, an I/O error) is cut back off, so refused records never
+    /// reappear at replay and a partial frame never sits before later acknowledged ones.
+    pub(crate) fn append_durably(&mut self, frames: &[u8]) -> io::Result<()> {
+        if self.torn {
+            self.cut_back()?;
+        }
+        match self.append(frames).and_then(|()| self.sync()) {
+            Ok(()) => {
+                self.current_len += frames.len() as u64;
+                Ok(())
+            }
+            Err(error) => {
+                if self.cut_back().is_err() {
+                    self.torn = true;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn cut_back(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        self.current.set_len(self.current_len)?;
+        self.current.seek(io::SeekFrom::Start(self.current_len))?;
+        self.torn = false;
+        Ok(())
+    }
+
+    fn append(&mut self, frames: &[u8]) -> io::Result<()> {
         self.current.write_all(frames)
     }
 
     /// Makes every appended byte durable (unless `sync` was relaxed in the config).
-    pub(crate) fn sync(&mut self) -> io::Result<()> {
+    fn sync(&mut self) -> io::Result<()> {
         if self.sync { self.current.sync_data() } else { Ok(()) }
     }
 
@@ -50,6 +92,8 @@ impl Wal {
         let current = create_segment(&self.dir, next_seq)?;
         let old_first = std::mem::replace(&mut self.current_first_seq, next_seq);
         self.current = current;
+        self.current_len = record::SEGMENT_MAGIC.len() as u64;
+        self.torn = false;
         self.closed.push((old_first, segment_path(&self.dir, old_first)));
         Ok(())
     }
