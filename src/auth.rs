@@ -3,6 +3,8 @@
 //! back in the request's own protocol (AWS JSON 1.1 for Logs, X-Ray rest-json, and the
 //! CloudWatch protocols through `crate::cloudwatch::respond`).
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -101,4 +103,136 @@ fn refuse(
     headers.insert("x-amzn-requestid", HeaderValue::from_str(&request_id).expect("uuid is ASCII"));
     headers.insert("x-amzn-errortype", HeaderValue::from_static(code));
     response
+}
+
+/// Sessions of the native API and the web UI: with access keys configured, `/api/` answers
+/// only requests carrying a session token (cookie `fluoro_session`, or `Authorization:
+/// Bearer`), which `POST /api/v1/login` issues for an access key id and its secret.
+pub struct Sessions {
+    keys: Vec<fluoro_proto::sigv4::AccessKey>,
+    /// Token → when it expires.
+    live: parking_lot::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    secure_cookie: bool,
+}
+
+const SESSION_COOKIE: &str = "fluoro_session";
+const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// Equal contents, in time that does not depend on where they differ.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Sessions {
+    pub fn new(keys: Vec<fluoro_proto::sigv4::AccessKey>, secure_cookie: bool) -> Arc<Self> {
+        Arc::new(Self { keys, live: Default::default(), secure_cookie })
+    }
+
+    fn required(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    fn token_of(headers: &HeaderMap) -> Option<String> {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned());
+        bearer.or_else(|| {
+            headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|cookies| {
+                cookies.split(';').find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))
+            })
+        })
+    }
+
+    fn valid(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = Self::token_of(headers) else { return false };
+        let mut live = self.live.lock();
+        let now = std::time::Instant::now();
+        live.retain(|_, expires| *expires > now);
+        live.contains_key(&token)
+    }
+}
+
+fn native_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message, "code": code }))).into_response()
+}
+
+/// Wraps the native `/api/` routes: a session is required when access keys are configured.
+pub fn protect(native: axum::Router, sessions: Arc<Sessions>) -> axum::Router {
+    if !sessions.required() {
+        return native;
+    }
+    native.layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+        let sessions = sessions.clone();
+        async move {
+            if sessions.valid(request.headers()) {
+                next.run(request).await
+            } else {
+                native_error(StatusCode::UNAUTHORIZED, "Unauthorized", "Sign in: POST /api/v1/login with an access key")
+            }
+        }
+    }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Login {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+/// `POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/session`: open to everyone.
+pub fn session_routes(sessions: Arc<Sessions>) -> axum::Router {
+    use axum::extract::State;
+    use axum::routing::{get, post};
+    async fn login(State(sessions): State<Arc<Sessions>>, body: axum::body::Bytes) -> Response {
+        let Ok(login) = serde_json::from_slice::<Login>(&body) else {
+            return native_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                "expected {accessKeyId, secretAccessKey}",
+            );
+        };
+        let known = sessions.keys.iter().any(|k| {
+            same_bytes(k.id.as_bytes(), login.access_key_id.as_bytes())
+                & same_bytes(k.secret.as_bytes(), login.secret_access_key.as_bytes())
+        });
+        if !known {
+            tracing::info!(access_key_id = login.access_key_id, "native API sign-in refused");
+            return native_error(StatusCode::UNAUTHORIZED, "Unauthorized", "unknown access key id or wrong secret");
+        }
+        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        sessions.live.lock().insert(token.clone(), std::time::Instant::now() + SESSION_TTL);
+        let secure = if sessions.secure_cookie { "; Secure" } else { "" };
+        let cookie = format!(
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+            SESSION_TTL.as_secs()
+        );
+        let mut response = axum::Json(serde_json::json!({ "token": token, "expiresInSeconds": SESSION_TTL.as_secs() }))
+            .into_response();
+        response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII cookie"));
+        response
+    }
+    async fn logout(State(sessions): State<Arc<Sessions>>, headers: HeaderMap) -> Response {
+        if let Some(token) = Sessions::token_of(&headers) {
+            sessions.live.lock().remove(&token);
+        }
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+        response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&expired).expect("ASCII cookie"));
+        response
+    }
+    async fn session(State(sessions): State<Arc<Sessions>>, headers: HeaderMap) -> Response {
+        axum::Json(serde_json::json!({
+            "authRequired": sessions.required(),
+            "authenticated": !sessions.required() || sessions.valid(&headers),
+        }))
+        .into_response()
+    }
+    axum::Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/session", get(session))
+        .with_state(sessions)
 }

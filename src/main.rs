@@ -128,6 +128,9 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     )));
     let native = native.merge(fluoro_query::alarms::native_routes(alarms.clone()));
     let native = native.merge(fluoro_query::xray::TracesReadApi::native_routes(traces_read));
+    // With access keys configured, the native API and so the UI need a session.
+    let sessions = auth::Sessions::new(settings.access_keys.clone(), settings.tls.is_some());
+    let native = auth::protect(native, sessions.clone()).merge(auth::session_routes(sessions));
     let cancel = CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
 

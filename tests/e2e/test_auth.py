@@ -127,3 +127,48 @@ def test_bad_credentials_get_the_protocols_refusal(locked):
 
 def test_without_keys_nothing_is_checked(fluoro):
     assert client(fluoro, "logs", key="anything", secret="anything").describe_log_groups()["logGroups"] == []
+
+
+def native(f, method, path, body=None, headers=None):
+    request = urllib.request.Request(f.endpoint + path, method=method, headers=dict(headers or {}),
+                                     data=None if body is None else json.dumps(body).encode())
+    if body is not None:
+        request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_native_api_needs_a_session(locked):
+    f = locked
+    describe = ("POST", "/api/v1/logs/DescribeLogGroups", {})
+    status, _, body = native(f, *describe)
+    assert status == 401 and json.loads(body)["code"] == "Unauthorized"
+    assert native(f, "GET", "/api/v1/logs/tail?logGroupName=/x")[0] == 401
+    assert json.loads(native(f, "GET", "/api/v1/session")[2]) == {"authRequired": True, "authenticated": False}
+    # The UI's page itself loads (it shows the sign-in form).
+    assert native(f, "GET", "/")[0] == 200
+
+    status, _, _ = native(f, "POST", "/api/v1/login", {"accessKeyId": KEY, "secretAccessKey": "wrong"})
+    assert status == 401
+    status, headers, body = native(f, "POST", "/api/v1/login", {"accessKeyId": KEY, "secretAccessKey": SECRET})
+    assert status == 200
+    token = json.loads(body)["token"]
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    session = cookie.split(";")[0]
+
+    assert native(f, *describe, headers={"Cookie": session})[0] == 200
+    assert native(f, *describe, headers={"Authorization": f"Bearer {token}"})[0] == 200
+    assert json.loads(native(f, "GET", "/api/v1/session", headers={"Cookie": session})[2])["authenticated"] is True
+    assert native(f, *describe, headers={"Authorization": "Bearer not-a-session"})[0] == 401
+
+    assert native(f, "POST", "/api/v1/logout", headers={"Cookie": session})[0] == 204
+    assert native(f, *describe, headers={"Cookie": session})[0] == 401
+
+
+def test_without_keys_the_native_api_is_open(fluoro):
+    assert native(fluoro, "POST", "/api/v1/logs/DescribeLogGroups", {})[0] == 200
+    assert json.loads(native(fluoro, "GET", "/api/v1/session")[2]) == {"authRequired": False, "authenticated": True}

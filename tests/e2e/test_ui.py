@@ -384,3 +384,27 @@ def test_keyboard_navigation(page, fed):
     page.locator("[data-testid=overview]").get_by_text("1 log groups").or_(
         page.locator("[data-testid=overview]").get_by_text("log groups")).first.wait_for()
     shot(page, "overview")
+
+
+def test_sign_in_when_fluoro_has_access_keys(browser, tmp_path):
+    os.makedirs(tmp_path / "data")
+    locked = Fluoro(tmp_path / "data", ["--access-key", "AKIDUI:ui-secret"]).start()
+    try:
+        context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=locked.endpoint)
+        context.set_default_timeout(TIMEOUT_MS)
+        p = context.new_page()
+        p.goto("/#/logs")
+        p.get_by_role("button", name="Sign in").wait_for()
+        shot(p, "sign-in")
+        p.get_by_label("Access key ID").fill("AKIDUI")
+        p.get_by_label("Secret access key").fill("wrong")
+        p.get_by_role("button", name="Sign in").click()
+        p.locator(".error").get_by_text("wrong secret").wait_for()
+        p.get_by_label("Secret access key").fill("ui-secret")
+        p.get_by_role("button", name="Sign in").click()
+        # Signed in: the view the URL names, with its data from /api/.
+        p.get_by_role("link", name="Log groups").wait_for()
+        p.get_by_role("heading", name="Log groups", exact=True).wait_for()
+        context.close()
+    finally:
+        locked.kill()

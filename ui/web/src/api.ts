@@ -10,6 +10,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Fired when the native API asks for a session (HTTP 401). */
+export const SIGN_IN_EVENT = "fluoro:sign-in";
+
 async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let response: Response;
   try {
@@ -29,6 +32,10 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
     data = text ? JSON.parse(text) : null;
   } catch {
     data = null;
+  }
+  if (response.status === 401) {
+    // The session is missing or expired: the app shows its sign-in form.
+    window.dispatchEvent(new Event(SIGN_IN_EVENT));
   }
   if (!response.ok) {
     const message = data?.error ?? data?.message ?? (text || response.statusText);

@@ -1,6 +1,6 @@
 import { render } from "preact";
-import { useEffect } from "preact/hooks";
-import { getJson, logs, xray } from "./api";
+import { useEffect, useState } from "preact/hooks";
+import { getJson, logs, postJson, SIGN_IN_EVENT, xray } from "./api";
 import { Code, ENDPOINT, ErrorBox, useLoad } from "./common";
 import { fmtNumber } from "./format";
 import { href, navigate, useRoute, type Route } from "./router";
@@ -34,6 +34,56 @@ const NAV: [string, string, string][] = [
   ["/metrics", "Metrics", "m"],
   ["/alarms", "Alarms", "a"],
 ];
+
+/** The app, or the sign-in form when fluoro has access keys and there is no session. */
+function Root() {
+  const [signIn, setSignIn] = useState<boolean | null>(null);
+  useEffect(() => {
+    getJson<{ authRequired: boolean; authenticated: boolean }>("/api/v1/session")
+      .then((s) => setSignIn(s.authRequired && !s.authenticated))
+      .catch(() => setSignIn(false));
+    const ask = () => setSignIn(true);
+    window.addEventListener(SIGN_IN_EVENT, ask);
+    return () => window.removeEventListener(SIGN_IN_EVENT, ask);
+  }, []);
+  if (signIn === null) return null;
+  return signIn ? <SignIn /> : <App />;
+}
+
+function SignIn() {
+  const [error, setError] = useState<unknown>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    try {
+      await postJson("/api/v1/login", {
+        accessKeyId: form.get("accessKeyId"),
+        secretAccessKey: form.get("secretAccessKey"),
+      });
+      location.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <main id="main" class="sign-in">
+      <h1>
+        <span class="logo" aria-hidden="true" /> fluoro
+      </h1>
+      <p class="muted">This fluoro requires an access key. Sign in with one of its keys.</p>
+      <form onSubmit={submit}>
+        <label>
+          Access key ID <input name="accessKeyId" autocomplete="username" required autofocus />
+        </label>
+        <label>
+          Secret access key <input name="secretAccessKey" type="password" autocomplete="current-password" required />
+        </label>
+        <button type="submit">Sign in</button>
+      </form>
+      {error ? <ErrorBox error={error} /> : null}
+    </main>
+  );
+}
 
 function App() {
   const route = useRoute();
@@ -158,4 +208,4 @@ OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318   # or gRPC on :4317`}</Code>
   );
 }
 
-render(<App />, document.getElementById("app")!);
+render(<Root />, document.getElementById("app")!);
