@@ -206,7 +206,9 @@ async fn sql(State(api): State<Arc<NativeApi>>, body: axum::body::Bytes) -> Resp
     });
     match tokio::time::timeout(api.timeout, run).await {
         Err(_) => error(StatusCode::REQUEST_TIMEOUT, "The query ran longer than its timeout"),
-        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(e)) => {
+            error(StatusCode::BAD_REQUEST, crate::sql::quarantine_after(&api.store, &scope, e).await.to_string())
+        }
         Ok(Ok(())) => Json(json!({
             "columns": columns,
             "rows": rows,

@@ -183,6 +183,26 @@ pub async fn execute(
     Ok(())
 }
 
+/// After `error` from a query of `scope`: when stored files are damaged, sets them aside
+/// (`LogStore::quarantine_after_failure`) and says so in the error, so running the query again
+/// answers from the rest.
+pub async fn quarantine_after(
+    store: &LogStore,
+    scope: &SqlScope,
+    error: datafusion::error::DataFusionError,
+) -> datafusion::error::DataFusionError {
+    let ids: Vec<u64> = scope.groups.iter().map(|g| g.id).collect();
+    let mut files = store.snapshot(None, scope.start_ms, scope.end_ms).files;
+    files.retain(|f| f.groups.iter().any(|(g, ..)| ids.contains(g)));
+    if store.quarantine_after_failure(&files, &error).await {
+        datafusion::error::DataFusionError::Execution(format!(
+            "{error} (a damaged data file was quarantined; run the query again)"
+        ))
+    } else {
+        error
+    }
+}
+
 /// A batch as GetQueryResults rows (`{field, value}` strings, nulls omitted).
 pub fn text_rows(batch: &RecordBatch) -> Result<Vec<Row>> {
     let schema = batch.schema();

@@ -219,16 +219,18 @@ impl LogStore {
 }
 
 impl LogStore {
-    /// Collects `build` over a table of `snapshot` (trace documents with `spans`); on a storage
-    /// error, quarantines the snapshot's damaged files and collects once more without them.
+    /// Collects `build` over `table(snapshot)` (`LogTable::new`, `::spans` or `::samples`); on
+    /// a storage error, quarantines the snapshot's damaged files and collects once more
+    /// without them.
     pub async fn collect_checked(
         &self,
         snapshot: crate::table::LogSnapshot,
-        spans: bool,
+        table: fn(crate::table::LogSnapshot) -> crate::table::LogTable,
         build: impl Fn(datafusion::dataframe::DataFrame) -> Result<datafusion::dataframe::DataFrame, DataFusionError>,
     ) -> Result<Vec<datafusion::arrow::array::RecordBatch>, DataFusionError> {
         let snapshot = &snapshot;
         let build = &build;
+        let table_of = table;
         self.read_retrying(|| async move {
             let mut current = snapshot.clone();
             let present: std::collections::HashSet<u64> = self.catalog().read(|state| {
@@ -236,8 +238,7 @@ impl LogStore {
             });
             current.files.retain(|f| present.contains(&f.id));
             let files = current.files.clone();
-            let table =
-                if spans { crate::table::LogTable::spans(current) } else { crate::table::LogTable::new(current) };
+            let table = table_of(current);
             let result = async {
                 let frame = self.session_context().read_table(Arc::new(table))?;
                 build(frame)?.collect().await

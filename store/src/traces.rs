@@ -53,7 +53,7 @@ impl LogStore {
         let snapshot = self.span_snapshot(min_ms, max_ms);
         let (lo, hi) = (min_ms.saturating_mul(1_000_000), max_ms.saturating_mul(1_000_000));
         let batches = self
-            .collect_checked(snapshot, true, |frame| {
+            .collect_checked(snapshot, LogTable::spans, |frame| {
                 frame.filter(col(columns::START_NS).between(lit(lo), lit(hi)))?.select_columns(&[
                     columns::TRACE_ID,
                     columns::START_NS,
@@ -93,7 +93,7 @@ impl LogStore {
             let mut snapshot = self.span_snapshot(min_ms, max_ms);
             self.narrow_spans_by_text(&mut snapshot, &[text.as_str()]).await;
             let batches = self
-                .collect_checked(snapshot, true, |frame| {
+                .collect_checked(snapshot, LogTable::spans, |frame| {
                     frame
                         .filter(col(columns::START_NS).between(lit(lo), lit(hi)))?
                         .filter(contains(col(columns::DOCUMENT), lit(text.as_str())))?
@@ -151,7 +151,7 @@ impl LogStore {
         predicate: datafusion::logical_expr::Expr,
     ) -> Result<TraceDocuments, StoreError> {
         let batches = self
-            .collect_checked(snapshot, true, |frame| {
+            .collect_checked(snapshot, LogTable::spans, |frame| {
                 frame.filter(predicate.clone())?.select_columns(&[
                     columns::TRACE_ID,
                     columns::SEQ,

@@ -121,3 +121,65 @@ def test_corrupted_index_is_quarantined_and_scanned_instead(flushing):
     assert quarantined(f, "index") == 1
     assert not os.path.exists(victim)
     assert quarantined(f, "logs") == 0
+
+
+def test_corrupted_file_found_by_sql_is_quarantined(flushing):
+    import json
+    import urllib.error
+
+    f = flushing
+    flushed_batches(f, 2)
+    victim = log_files(f)[0]
+    size = os.path.getsize(victim)
+    with open(victim, "r+b") as file:
+        file.seek(size // 4)
+        file.write(b"\xff" * (size // 3))
+
+    def sql(query):
+        request = urllib.request.Request(f.endpoint + "/api/v1/sql", data=json.dumps({"query": query}).encode(),
+                                         headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    status, answer = sql("SELECT count(*) AS n FROM logs WHERE message LIKE '%batch%'")
+    assert status == 400 and "quarantined; run the query again" in answer["error"], answer
+    assert quarantined(f, "logs") == 1
+    status, answer = sql("SELECT count(*) AS n FROM logs WHERE message LIKE '%batch%'")
+    assert status == 200 and answer["rows"] == [{"n": 500}], answer
+
+
+def test_corrupted_metric_and_trace_files_are_quarantined_when_read(flushing):
+    import datetime
+    import json
+
+    f = flushing
+    cloudwatch, xray = f.client("cloudwatch"), f.client("xray")
+    objects = os.path.join(f.data_dir, "objects")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for batch in range(2):
+        before = len(glob.glob(os.path.join(objects, "metrics", "*.parquet")))
+        cloudwatch.put_metric_data(Namespace="Damage", MetricData=[
+            {"MetricName": "m", "Value": float(batch), "Timestamp": now} for _ in range(20)])
+        start = time.time()
+        doc = {"name": f"svc{batch}", "id": f"{batch + 1:016x}", "trace_id": f"1-{int(start):08x}-{batch:024x}",
+               "start_time": start, "end_time": start + 0.1}
+        xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(doc)])
+        assert wait_until(lambda: len(glob.glob(os.path.join(objects, "metrics", "*.parquet"))) > before, timeout=20)
+    for kind in ("metrics", "traces"):
+        victim = sorted(glob.glob(os.path.join(objects, kind, "*.parquet")))[0]
+        size = os.path.getsize(victim)
+        with open(victim, "r+b") as file:
+            file.seek(size // 4)
+            file.write(b"\xff" * (size // 3))
+
+    stats = cloudwatch.get_metric_statistics(Namespace="Damage", MetricName="m", StartTime=now - datetime.timedelta(minutes=5),
+                                             EndTime=now + datetime.timedelta(minutes=5), Period=600,
+                                             Statistics=["SampleCount"])
+    assert [p["SampleCount"] for p in stats["Datapoints"]] == [20.0]
+    assert quarantined(f, "metrics") == 1
+    summaries = xray.get_trace_summaries(StartTime=time.time() - 300, EndTime=time.time() + 60)["TraceSummaries"]
+    assert len(summaries) == 1
+    assert quarantined(f, "traces") == 1

@@ -320,6 +320,7 @@ impl LogsReadApi {
             crate::insights::QueryError { message: e.message().to_string(), start_char: 0, end_char: 0 }.to_aws()
         })?;
         let names = scope.groups.iter().take(1).map(|g| g.name.clone()).collect();
+        let store = self.store.clone();
         let id = self
             .queries
             .start_with_progress(
@@ -329,14 +330,17 @@ impl LogsReadApi {
                 progress,
                 Box::new(move |progress, mut sink| {
                     async move {
-                        crate::sql::execute(frame, |batch| {
+                        let result = crate::sql::execute(frame, |batch| {
                             let rows = crate::sql::text_rows(batch)?;
                             progress.matched.rows.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
                             sink(rows);
                             Ok(())
                         })
-                        .await
-                        .map_err(|e| e.to_string())
+                        .await;
+                        match result {
+                            Ok(()) => Ok(()),
+                            Err(e) => Err(crate::sql::quarantine_after(&store, &scope, e).await.to_string()),
+                        }
                     }
                     .boxed()
                 }),

@@ -5,7 +5,6 @@
 //! 1-hour rows beyond it (rolling replaces raw files atomically, so no value counts twice).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::{col, lit};
@@ -63,19 +62,19 @@ pub async fn fetch(
     }
     let five_minute_since = now_ms - store.config().metrics_five_minute_horizon.as_millis() as i64;
     let internal = |e: datafusion::error::DataFusionError| CwError::internal(format!("metric read failed: {e}"));
-    let ctx = store.session_context();
-    let ids = series.iter().map(|id| lit(*id)).collect();
-    let frame = ctx
-        .read_table(Arc::new(LogTable::samples(snapshot)))
-        .map_err(internal)?
-        .filter(
-            col("series_id")
-                .in_list(ids, false)
-                .and(col("timestamp").gt_eq(lit(start_ms)))
-                .and(col("timestamp").lt(lit(end_ms))),
-        )
+    let ids: Vec<_> = series.iter().map(|id| lit(*id)).collect();
+    // A damaged sample file is quarantined and the read runs again without it.
+    let batches: Vec<RecordBatch> = store
+        .collect_checked(snapshot, LogTable::samples, |frame| {
+            frame.filter(
+                col("series_id")
+                    .in_list(ids.clone(), false)
+                    .and(col("timestamp").gt_eq(lit(start_ms)))
+                    .and(col("timestamp").lt(lit(end_ms))),
+            )
+        })
+        .await
         .map_err(internal)?;
-    let batches: Vec<RecordBatch> = frame.collect().await.map_err(internal)?;
     for batch in &batches {
         for stored in fluoro_store::metric_rollup::rows(batch) {
             let timestamp_ms = stored.sample.timestamp_ms;
