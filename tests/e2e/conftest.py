@@ -1,11 +1,13 @@
 """Starts the real fluoro binary on free loopback ports with a temporary data directory."""
 
+import json
 import os
 import signal
 import socket
 import ssl
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import boto3
@@ -62,6 +64,25 @@ class Fluoro:
     @property
     def endpoint(self):
         return f"{'https' if self.ca else 'http'}://127.0.0.1:{self.http_port}"
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        """One HTTP request to the main port: (status, headers, body bytes), errors included.
+        A dict or list body is sent as JSON."""
+        headers = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers.setdefault("content-type", "application/json")
+        request = urllib.request.Request(self.endpoint + path, data=body, headers=headers, method=method)
+        try:
+            with self.urlopen(request, timeout=timeout) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def sql(self, query, timeout=60):
+        """`POST /api/v1/sql`: (status, decoded answer)."""
+        status, _, body = self.request("POST", "/api/v1/sql", {"query": query}, timeout=timeout)
+        return status, json.loads(body)
 
     def urlopen(self, request, timeout=10):
         """urllib with fluoro's certificate trusted when it serves TLS."""

@@ -130,15 +130,7 @@ def test_without_keys_nothing_is_checked(fluoro):
 
 
 def native(f, method, path, body=None, headers=None):
-    request = urllib.request.Request(f.endpoint + path, method=method, headers=dict(headers or {}),
-                                     data=None if body is None else json.dumps(body).encode())
-    if body is not None:
-        request.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
+    return f.request(method, path, body, headers)
 
 
 def test_native_api_needs_a_session(locked):

@@ -38,6 +38,15 @@ def flushed_batches(f, batches, words=("alpha", "bravo", "charlie")):
         assert wait_until(lambda: len(log_files(f)) > before, timeout=20), "no flush"
 
 
+def corrupt(path):
+    """Overwrites the middle third of a file (its data pages), keeping its size, so only
+    reading it finds the damage."""
+    size = os.path.getsize(path)
+    with open(path, "r+b") as file:
+        file.seek(size // 4)
+        file.write(b"\xff" * (size // 3))
+
+
 def count_events(f, pattern=None):
     logs = f.client()
     kwargs = {"filterPattern": pattern} if pattern else {}
@@ -79,11 +88,7 @@ def test_corrupted_file_is_quarantined_when_read(flushing):
     f = flushing
     flushed_batches(f, 2)
     victim = log_files(f)[1]
-    size = os.path.getsize(victim)
-    with open(victim, "r+b") as file:
-        # The data pages (zstd) in the middle: same size, so only reading finds it.
-        file.seek(size // 4)
-        file.write(b"\xff" * (size // 3))
+    corrupt(victim)
     # The first read finds the damage, sets the file aside and answers from the rest.
     assert count_events(f) == 500
     assert quarantined(f, "logs") == 1
@@ -124,30 +129,15 @@ def test_corrupted_index_is_quarantined_and_scanned_instead(flushing):
 
 
 def test_corrupted_file_found_by_sql_is_quarantined(flushing):
-    import json
-    import urllib.error
-
     f = flushing
     flushed_batches(f, 2)
     victim = log_files(f)[0]
-    size = os.path.getsize(victim)
-    with open(victim, "r+b") as file:
-        file.seek(size // 4)
-        file.write(b"\xff" * (size // 3))
+    corrupt(victim)
 
-    def sql(query):
-        request = urllib.request.Request(f.endpoint + "/api/v1/sql", data=json.dumps({"query": query}).encode(),
-                                         headers={"content-type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
-
-    status, answer = sql("SELECT count(*) AS n FROM logs WHERE message LIKE '%batch%'")
+    status, answer = f.sql("SELECT count(*) AS n FROM logs WHERE message LIKE '%batch%'")
     assert status == 400 and "quarantined; run the query again" in answer["error"], answer
     assert quarantined(f, "logs") == 1
-    status, answer = sql("SELECT count(*) AS n FROM logs WHERE message LIKE '%batch%'")
+    status, answer = f.sql("SELECT count(*) AS n FROM logs WHERE message LIKE '%batch%'")
     assert status == 200 and answer["rows"] == [{"n": 500}], answer
 
 
@@ -170,10 +160,7 @@ def test_corrupted_metric_and_trace_files_are_quarantined_when_read(flushing):
         assert wait_until(lambda: len(glob.glob(os.path.join(objects, "metrics", "*.parquet"))) > before, timeout=20)
     for kind in ("metrics", "traces"):
         victim = sorted(glob.glob(os.path.join(objects, kind, "*.parquet")))[0]
-        size = os.path.getsize(victim)
-        with open(victim, "r+b") as file:
-            file.seek(size // 4)
-            file.write(b"\xff" * (size // 3))
+        corrupt(victim)
 
     stats = cloudwatch.get_metric_statistics(Namespace="Damage", MetricName="m", StartTime=now - datetime.timedelta(minutes=5),
                                              EndTime=now + datetime.timedelta(minutes=5), Period=600,

@@ -29,12 +29,7 @@ def cw(fluoro):
 
 
 def post(fluoro, path, body, headers):
-    request = urllib.request.Request(fluoro.endpoint + path, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
+    return fluoro.request("POST", path, body, headers)
 
 
 def test_boto3_speaks_json_and_statistics_match_the_spec(cw):

@@ -228,18 +228,9 @@ def test_a_query_beyond_the_memory_pool_fails_clearly(make_fluoro):
         events = [{"timestamp": now_ms(), "message": f"{batch}-{i}-" + "y" * 300} for i in range(2000)]
         logs.put_log_events(logGroupName=GROUP, logStreamName="s", logEvents=events)
 
-    def sql(query):
-        request = urllib.request.Request(f.endpoint + "/api/v1/sql", data=json.dumps({"query": query}).encode(),
-                                         headers={"content-type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
-
-    status, answer = sql("SELECT array_agg(message) AS all_messages FROM logs")
+    status, answer = f.sql("SELECT array_agg(message) AS all_messages FROM logs")
     assert status == 400, answer
     assert "Resources exhausted" in answer["error"], answer
     # Small queries still run, and the server keeps serving.
-    status, answer = sql("SELECT count(*) AS n FROM logs")
+    status, answer = f.sql("SELECT count(*) AS n FROM logs")
     assert status == 200 and answer["rows"] == [{"n": 12000}], answer
