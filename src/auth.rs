@@ -1,18 +1,23 @@
-//! SigV4 on the AWS APIs of the HTTP port, when access keys are configured: every request is
-//! verified (`fluoro_proto::sigv4`) before any protocol handler sees it, and a refusal comes
-//! back in the request's own protocol (AWS JSON 1.1 for Logs, X-Ray rest-json, and the
-//! CloudWatch protocols through `crate::cloudwatch::respond`).
+//! Who may call: SigV4 on the AWS APIs of the HTTP port when access keys are configured (every
+//! request is verified by `fluoro_proto::sigv4` before any protocol handler sees it; `crate::http`
+//! answers a refusal in the request's own protocol), and the sessions of the native API and UI.
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use fluoro_proto::cloudwatch::{self, CwError, Protocol};
-use fluoro_proto::sigv4::{self, Failure};
-use fluoro_proto::xray::XrayError;
+use fluoro_proto::sigv4;
+use subtle::ConstantTimeEq;
 
 use crate::http::AppState;
+
+/// Why `authenticate` refused a request; `crate::http` answers it in the request's protocol.
+pub enum Refusal {
+    /// The body is over `max_request_bytes` (it must be read whole to check its hash).
+    TooLarge,
+    Unauthenticated(sigv4::Failure),
+}
 
 /// Reads and verifies the request; gives the body back when its signature holds.
 pub async fn authenticate(
@@ -21,11 +26,8 @@ pub async fn authenticate(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Body, Response> {
-    let bytes = axum::body::to_bytes(body, state.max_request_bytes).await.map_err(|_| {
-        let message = format!("Request body too large or unreadable: the limit is {} bytes", state.max_request_bytes);
-        refuse(uri, headers, ("SerializationException", "InvalidParameterValue", 413, message))
-    })?;
+) -> Result<Body, Refusal> {
+    let bytes = axum::body::to_bytes(body, state.max_request_bytes).await.map_err(|_| Refusal::TooLarge)?;
     let pairs: Vec<(String, String)> = headers
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
@@ -47,62 +49,11 @@ pub async fn authenticate(
     match sigv4::verify(&request, |id| state.access_keys.iter().find(|k| k.id == id), now) {
         Ok(_) => Ok(Body::from(bytes)),
         Err(failure) => {
-            state.metrics.auth_failures.with_label_values(&[failure_label(&failure)]).inc();
+            state.metrics.auth_failures.with_label_values(&[failure.label()]).inc();
             tracing::debug!(?failure, path = uri.path(), "request refused: authentication");
-            Err(refuse(uri, headers, failure.describe()))
+            Err(Refusal::Unauthenticated(failure))
         }
     }
-}
-
-fn failure_label(failure: &Failure) -> &'static str {
-    match failure {
-        Failure::Missing => "missing",
-        Failure::UnknownKey => "unknown_key",
-        Failure::Invalid(_) => "invalid_signature",
-    }
-}
-
-/// The refusal in the protocol the request speaks: (JSON code, awsQuery code, status, message).
-fn refuse(
-    uri: &Uri,
-    headers: &HeaderMap,
-    (code, query_code, status, message): (&'static str, &'static str, u16, String),
-) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let cw_error = || CwError { code: query_code, shape: None, status, message: message.clone() };
-    let protocol = if cloudwatch::cbor_operation(uri.path()).is_some() {
-        Some(Protocol::Cbor)
-    } else if target.starts_with(cloudwatch::TARGET_PREFIX) {
-        Some(Protocol::Json)
-    } else if headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-        || uri.query().is_some_and(|q| q.contains("Action="))
-    {
-        Some(Protocol::Query)
-    } else {
-        None
-    };
-    let body = match protocol {
-        Some(protocol) => {
-            let (content_type, body) = cloudwatch::encode_error(protocol, &cw_error(), &request_id);
-            let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN), body).into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            response.headers_mut().insert("x-amzn-requestid", HeaderValue::from_str(&request_id).expect("ASCII"));
-            return response;
-        }
-        // X-Ray (rest-json) and CloudWatch Logs (JSON 1.1) both read `__type`.
-        None => XrayError::new(code, status, message).to_body(),
-    };
-    let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN), body).into_response();
-    let headers = response.headers_mut();
-    let content_type = if target.is_empty() { "application/json" } else { "application/x-amz-json-1.1" };
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert("x-amzn-requestid", HeaderValue::from_str(&request_id).expect("uuid is ASCII"));
-    headers.insert("x-amzn-errortype", HeaderValue::from_static(code));
-    response
 }
 
 /// Sessions of the native API and the web UI: with access keys configured, `/api/` answers
@@ -117,11 +68,6 @@ pub struct Sessions {
 
 const SESSION_COOKIE: &str = "fluoro_session";
 const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
-
-/// Equal contents, in time that does not depend on where they differ.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 impl Sessions {
     pub fn new(keys: Vec<fluoro_proto::sigv4::AccessKey>, secure_cookie: bool) -> Arc<Self> {
@@ -147,10 +93,7 @@ impl Sessions {
 
     fn valid(&self, headers: &HeaderMap) -> bool {
         let Some(token) = Self::token_of(headers) else { return false };
-        let mut live = self.live.lock();
-        let now = std::time::Instant::now();
-        live.retain(|_, expires| *expires > now);
-        live.contains_key(&token)
+        self.live.lock().get(&token).is_some_and(|expires| *expires > std::time::Instant::now())
     }
 }
 
@@ -195,15 +138,20 @@ pub fn session_routes(sessions: Arc<Sessions>) -> axum::Router {
             );
         };
         let known = sessions.keys.iter().any(|k| {
-            same_bytes(k.id.as_bytes(), login.access_key_id.as_bytes())
-                & same_bytes(k.secret.as_bytes(), login.secret_access_key.as_bytes())
+            let id = k.id.as_bytes().ct_eq(login.access_key_id.as_bytes());
+            bool::from(id & k.secret.as_bytes().ct_eq(login.secret_access_key.as_bytes()))
         });
         if !known {
             tracing::info!(access_key_id = login.access_key_id, "native API sign-in refused");
             return native_error(StatusCode::UNAUTHORIZED, "Unauthorized", "unknown access key id or wrong secret");
         }
         let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-        sessions.live.lock().insert(token.clone(), std::time::Instant::now() + SESSION_TTL);
+        let now = std::time::Instant::now();
+        let mut live = sessions.live.lock();
+        // Expired sessions go when a new one comes, so the map holds only live ones.
+        live.retain(|_, expires| *expires > now);
+        live.insert(token.clone(), now + SESSION_TTL);
+        drop(live);
         let secure = if sessions.secure_cookie { "; Secure" } else { "" };
         let cookie = format!(
             "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",

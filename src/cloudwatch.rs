@@ -97,7 +97,7 @@ async fn dispatch(state: &AppState, protocol: Protocol, op: &str, body: &[u8]) -
     Err(CwError::not_implemented(op))
 }
 
-fn respond(
+pub fn respond(
     state: &AppState,
     protocol: Protocol,
     op: &str,

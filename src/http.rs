@@ -108,10 +108,13 @@ const XRAY_PATHS: &[&str] = &[
     "/UpdateIndexingRule",
 ];
 
+fn xray_label(path: &str) -> String {
+    if XRAY_PATHS.contains(&path) { format!("xray{path}") } else { "xray/unknown".to_owned() }
+}
+
 /// One X-Ray rest-json request: JSON body in, JSON out, errors with `x-amzn-ErrorType`.
 async fn xray(state: &AppState, method: &Method, path: &str, body: Body) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let label = if XRAY_PATHS.contains(&path) { format!("xray{path}") } else { "xray/unknown".to_owned() };
+    let label = xray_label(path);
     state.metrics.api_requests.with_label_values(&[&label]).inc();
     let result = async {
         if !XRAY_PATHS.contains(&path) {
@@ -144,11 +147,17 @@ async fn xray(state: &AppState, method: &Method, path: &str, body: Body) -> Resp
         Err(XrayError::invalid_request(format!("The operation at {path} is not supported by this fluoro build")))
     }
     .await;
+    xray_response(state, &label, result)
+}
+
+/// An X-Ray answer: the JSON value, or the error with `x-amzn-ErrorType`.
+fn xray_response(state: &AppState, label: &str, result: Result<serde_json::Value, XrayError>) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
     let (status, error_type, body) = match result {
         Ok(value) => (StatusCode::OK, None, serde_json::to_vec(&value).expect("JSON values serialize")),
         Err(error) => {
-            state.metrics.api_errors.with_label_values(&[&label, error.code]).inc();
-            tracing::debug!(path, code = error.code, message = %error.message, "x-ray request refused");
+            state.metrics.api_errors.with_label_values(&[label, error.code]).inc();
+            tracing::debug!(operation = label, code = error.code, message = %error.message, "x-ray request refused");
             (StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST), Some(error.code), error.to_body())
         }
     };
@@ -180,33 +189,103 @@ async fn aws_json(
         return ui_asset(asset);
     }
     // Everything past this point is an AWS API: signed by a configured key, when there are any.
+    let api = Api::of(&method, &uri, &headers);
     let body = if state.access_keys.is_empty() {
         body
     } else {
         match crate::auth::authenticate(&state, &method, &uri, &headers, body).await {
             Ok(body) => body,
-            Err(refusal) => return refusal,
+            Err(refusal) => return refuse(&state, api, &uri, &headers, refusal),
         }
     };
-    // X-Ray is rest-json: a known path and no X-Amz-Target.
-    if !headers.contains_key("x-amz-target") && XRAY_PATHS.contains(&uri.path()) {
-        return xray(&state, &method, uri.path(), body).await;
+    match api {
+        Api::Xray => xray(&state, &method, uri.path(), body).await,
+        Api::Cloudwatch(Protocol::Query, _) => crate::cloudwatch::serve_query(&state, &uri, &headers, body).await,
+        Api::Cloudwatch(protocol, op) => crate::cloudwatch::serve(&state, protocol, op, &headers, body).await,
+        Api::Logs => logs(&state, &method, &headers, body).await,
     }
-    // CloudWatch: the CBOR path, the JSON 1.0 target, or an awsQuery form (spec §1.2).
-    if let Some(op) = cloudwatch::cbor_operation(uri.path()) {
-        return crate::cloudwatch::serve(&state, Protocol::Cbor, op, &headers, body).await;
+}
+
+/// Which AWS API a request speaks: X-Ray is rest-json on its paths with no X-Amz-Target;
+/// CloudWatch is the CBOR path, the JSON 1.0 target or an awsQuery form (spec §1.2; the
+/// awsQuery operation is known once the body is read); the rest is CloudWatch Logs.
+#[derive(Clone, Copy)]
+enum Api<'a> {
+    Xray,
+    Cloudwatch(Protocol, &'a str),
+    Logs,
+}
+
+impl<'a> Api<'a> {
+    fn of(method: &Method, uri: &'a axum::http::Uri, headers: &'a HeaderMap) -> Self {
+        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+        if target.is_none() && XRAY_PATHS.contains(&uri.path()) {
+            Api::Xray
+        } else if let Some(op) = cloudwatch::cbor_operation(uri.path()) {
+            Api::Cloudwatch(Protocol::Cbor, op)
+        } else if let Some(op) = target.and_then(|t| t.strip_prefix(cloudwatch::TARGET_PREFIX)) {
+            Api::Cloudwatch(Protocol::Json, op)
+        } else if crate::cloudwatch::may_be_query(method, uri, headers) {
+            Api::Cloudwatch(Protocol::Query, "")
+        } else {
+            Api::Logs
+        }
     }
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if let Some(op) = target.strip_prefix(cloudwatch::TARGET_PREFIX) {
-        return crate::cloudwatch::serve(&state, Protocol::Json, op, &headers, body).await;
+}
+
+/// An authentication refusal, through the protocol's own renderer.
+fn refuse(
+    state: &AppState,
+    api: Api<'_>,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    refusal: crate::auth::Refusal,
+) -> Response {
+    use crate::auth::Refusal;
+    let limit = state.max_request_bytes;
+    match api {
+        Api::Xray => {
+            let label = xray_label(uri.path());
+            state.metrics.api_requests.with_label_values(&[&label]).inc();
+            let error = match refusal {
+                Refusal::TooLarge => {
+                    XrayError::invalid_request(format!("Request body too large: the limit is {limit} bytes"))
+                }
+                Refusal::Unauthenticated(failure) => failure.to_xray(),
+            };
+            xray_response(state, &label, Err(error))
+        }
+        Api::Cloudwatch(protocol, op) => {
+            let error = match refusal {
+                Refusal::TooLarge => fluoro_proto::cloudwatch::CwError::too_large(limit + 1, limit),
+                Refusal::Unauthenticated(failure) => failure.to_cloudwatch(),
+            };
+            crate::cloudwatch::respond(state, protocol, op, Err(error), &uuid::Uuid::new_v4().to_string())
+        }
+        Api::Logs => {
+            let label = logs_operation(headers).unwrap_or("unknown");
+            state.metrics.api_requests.with_label_values(&[label]).inc();
+            let error = match refusal {
+                Refusal::TooLarge => AwsError::invalid_parameter(format!(
+                    "Request body too large or unreadable: the limit is {limit} bytes"
+                )),
+                Refusal::Unauthenticated(failure) => failure.to_aws(),
+            };
+            logs_response(state, label, Err(error), &uuid::Uuid::new_v4().to_string())
+        }
     }
-    if crate::cloudwatch::may_be_query(&method, &uri, &headers) {
-        return crate::cloudwatch::serve_query(&state, &uri, &headers, body).await;
-    }
+}
+
+fn logs_operation(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|t| t.strip_prefix(LOGS_TARGET_PREFIX))
+}
+
+/// One CloudWatch Logs (AWS JSON 1.1) request.
+async fn logs(state: &AppState, method: &Method, headers: &HeaderMap, body: Body) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = axum::body::to_bytes(body, state.max_request_bytes).await;
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let operation = target.strip_prefix(LOGS_TARGET_PREFIX);
+    let operation = logs_operation(headers);
     let label = operation.unwrap_or("unknown");
     state.metrics.api_requests.with_label_values(&[label]).inc();
     // StartLiveTail answers with an event stream, not a JSON document.
@@ -232,7 +311,7 @@ async fn aws_json(
             "Request body too large or unreadable: the limit is {} bytes",
             state.max_request_bytes
         ))),
-        (Some(_), Ok(_)) if !content_type_ok(&headers) => Err(AwsError::new(
+        (Some(_), Ok(_)) if !content_type_ok(headers) => Err(AwsError::new(
             ErrorCode::Serialization,
             "Unsupported content type: expected application/x-amz-json-1.1",
         )),
@@ -255,6 +334,16 @@ async fn aws_json(
             }
         }
     };
+    logs_response(state, label, result, &request_id)
+}
+
+/// A CloudWatch Logs answer: the JSON value, or the error's `__type` document.
+fn logs_response(
+    state: &AppState,
+    label: &str,
+    result: Result<serde_json::Value, AwsError>,
+    request_id: &str,
+) -> Response {
     let (status, error_type, body) = match result {
         Ok(value) => (StatusCode::OK, None, serde_json::to_vec(&value).expect("JSON values serialize")),
         Err(error) => {
@@ -267,7 +356,7 @@ async fn aws_json(
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
-    headers.insert("x-amzn-requestid", HeaderValue::from_str(&request_id).expect("uuid is ASCII"));
+    headers.insert("x-amzn-requestid", HeaderValue::from_str(request_id).expect("uuid is ASCII"));
     if let Some(error_type) = error_type {
         headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
         retry_after(headers, error_type);

@@ -62,7 +62,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         .with_context(|| format!("opening the store in {}", settings.store.data_dir.display()))?;
     // Truncated or missing data files (a crash, a full disk, a hand) are set aside before the
     // first query; damage inside a file is found when a read fails (store::quarantine).
-    let quarantined = store.scrub(false).await;
+    let quarantined = store.scrub().await;
     if quarantined > 0 {
         tracing::error!(quarantined, "damaged data files moved to quarantine/ at start-up");
     }

@@ -19,6 +19,12 @@ pub enum ErrorCode {
     ServiceUnavailable,
     InternalServer,
     MalformedQuery,
+    /// No signature where access keys are configured.
+    MissingAuthenticationToken,
+    /// A signature by an access key fluoro does not know.
+    UnrecognizedClient,
+    /// A signature that does not verify, or one outside the clock window.
+    InvalidSignature,
 }
 
 impl ErrorCode {
@@ -38,13 +44,18 @@ impl ErrorCode {
             Self::ServiceUnavailable => "ServiceUnavailableException",
             Self::InternalServer => "InternalServerException",
             Self::MalformedQuery => "MalformedQueryException",
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::InvalidSignature => "InvalidSignatureException",
         }
     }
 
-    /// CloudWatch Logs answers every client fault with 400 and server faults with 500.
+    /// CloudWatch Logs answers client faults with 400 (403 for authentication) and server
+    /// faults with 500.
     pub fn http_status(self) -> u16 {
         match self {
             Self::ServiceUnavailable | Self::InternalServer => 500,
+            Self::MissingAuthenticationToken | Self::UnrecognizedClient | Self::InvalidSignature => 403,
             _ => 400,
         }
     }

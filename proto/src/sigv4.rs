@@ -54,23 +54,46 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// (JSON `__type` / X-Ray code, awsQuery code, HTTP status, message).
-    pub fn describe(&self) -> (&'static str, &'static str, u16, String) {
+    fn message(&self) -> String {
         match self {
-            Failure::Missing => (
-                "MissingAuthenticationTokenException",
-                "MissingAuthenticationToken",
-                403,
-                "Missing Authentication Token".into(),
-            ),
-            Failure::UnknownKey => (
-                "UnrecognizedClientException",
-                "InvalidClientTokenId",
-                403,
-                "The security token included in the request is invalid.".into(),
-            ),
-            Failure::Invalid(detail) => ("InvalidSignatureException", "SignatureDoesNotMatch", 403, detail.clone()),
+            Failure::Missing => "Missing Authentication Token".into(),
+            Failure::UnknownKey => "The security token included in the request is invalid.".into(),
+            Failure::Invalid(detail) => detail.clone(),
         }
+    }
+
+    /// A metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Failure::Missing => "missing",
+            Failure::UnknownKey => "unknown_key",
+            Failure::Invalid(_) => "invalid_signature",
+        }
+    }
+
+    /// As CloudWatch Logs (AWS JSON 1.1) answers it.
+    pub fn to_aws(&self) -> crate::AwsError {
+        let code = match self {
+            Failure::Missing => crate::ErrorCode::MissingAuthenticationToken,
+            Failure::UnknownKey => crate::ErrorCode::UnrecognizedClient,
+            Failure::Invalid(_) => crate::ErrorCode::InvalidSignature,
+        };
+        crate::AwsError::new(code, self.message())
+    }
+
+    /// As X-Ray (rest-json) answers it.
+    pub fn to_xray(&self) -> crate::xray::XrayError {
+        crate::xray::XrayError::new(self.to_aws().code.as_str(), 403, self.message())
+    }
+
+    /// As CloudWatch answers it, in every protocol (the awsQuery codes).
+    pub fn to_cloudwatch(&self) -> crate::cloudwatch::CwError {
+        let code = match self {
+            Failure::Missing => "MissingAuthenticationToken",
+            Failure::UnknownKey => "InvalidClientTokenId",
+            Failure::Invalid(_) => "SignatureDoesNotMatch",
+        };
+        crate::cloudwatch::CwError::new(code, None, 403, self.message())
     }
 }
 
@@ -174,25 +197,10 @@ fn claim(request: &Request<'_>) -> Result<Claim, Failure> {
 
 /// `YYYYMMDD'T'HHMMSS'Z'` as epoch seconds.
 fn parse_amz_date(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    if text.len() != 16 {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+    chrono::NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ").ok().map(|t| t.and_utc().timestamp())
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

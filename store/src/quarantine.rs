@@ -60,15 +60,8 @@ fn is_storage_error(error: &DataFusionError) -> bool {
 }
 
 /// Reads the whole object and decodes every row: `Err` names what is wrong.
-async fn check(objects: &Arc<dyn ObjectStore>, file: &FileMeta, deep: bool) -> Result<(), String> {
+async fn check(objects: &Arc<dyn ObjectStore>, file: &FileMeta) -> Result<(), String> {
     let path = ObjectPath::from(file.path.as_str());
-    if !deep {
-        let head = objects.head(&path).await.map_err(|e| format!("unreadable: {e}"))?;
-        if head.size != file.size_bytes {
-            return Err(format!("{} bytes where the catalog says {}", head.size, file.size_bytes));
-        }
-        return Ok(());
-    }
     let bytes: Bytes = match objects.get(&path).await {
         Ok(got) => got.bytes().await.map_err(|e| format!("unreadable: {e}"))?,
         Err(e) => return Err(format!("unreadable: {e}")),
@@ -93,13 +86,34 @@ async fn check(objects: &Arc<dyn ObjectStore>, file: &FileMeta, deep: bool) -> R
 }
 
 impl LogStore {
-    /// Checks every data file of the catalog (its size; `deep`: every row) and quarantines the
-    /// damaged ones. Returns how many were quarantined.
-    pub async fn scrub(&self, deep: bool) -> usize {
+    /// Checks every data file of the catalog against the object store's listing (one LIST, not
+    /// a request per file): a missing object or one of another size is quarantined. Returns
+    /// how many were.
+    pub async fn scrub(&self) -> usize {
+        use futures::TryStreamExt;
+        let sizes: std::collections::HashMap<String, u64> =
+            match self.objects().list(None).map_ok(|o| (o.location.to_string(), o.size)).try_collect().await {
+                Ok(sizes) => sizes,
+                Err(error) => {
+                    tracing::warn!(%error, "data files not checked: the object store did not list");
+                    return 0;
+                }
+            };
         let files: Vec<Arc<FileMeta>> = self
             .catalog()
             .read(|state| state.files.iter().chain(&state.span_files).chain(&state.metric_files).cloned().collect());
-        self.quarantine_damaged(&files, deep).await
+        let mut quarantined = 0;
+        for file in files {
+            let reason = match sizes.get(&file.path) {
+                None => "its object is missing".to_owned(),
+                Some(&size) if size != file.size_bytes => {
+                    format!("{size} bytes where the catalog says {}", file.size_bytes)
+                }
+                Some(_) => continue,
+            };
+            quarantined += usize::from(self.quarantine_file(&file, &reason).await);
+        }
+        quarantined
     }
 
     /// Runs `read`; when it fails with a storage error, checks the files it read (`files` of
@@ -125,14 +139,10 @@ impl LogStore {
             return false;
         }
         tracing::warn!(%error, files = files.len(), "a read of stored files failed; checking them");
-        self.quarantine_damaged(files, true).await > 0
-    }
-
-    async fn quarantine_damaged(&self, files: &[Arc<FileMeta>], deep: bool) -> usize {
-        let mut quarantined = 0;
+        let mut quarantined = false;
         for file in files {
-            if let Err(reason) = check(self.objects(), file, deep).await {
-                quarantined += usize::from(self.quarantine_file(file, &reason).await);
+            if let Err(reason) = check(self.objects(), file).await {
+                quarantined |= self.quarantine_file(file, &reason).await;
             }
         }
         quarantined
@@ -228,24 +238,22 @@ impl LogStore {
         table: fn(crate::table::LogSnapshot) -> crate::table::LogTable,
         build: impl Fn(datafusion::dataframe::DataFrame) -> Result<datafusion::dataframe::DataFrame, DataFusionError>,
     ) -> Result<Vec<datafusion::arrow::array::RecordBatch>, DataFusionError> {
-        let snapshot = &snapshot;
-        let build = &build;
-        let table_of = table;
-        self.read_retrying(|| async move {
-            let mut current = snapshot.clone();
-            let present: std::collections::HashSet<u64> = self.catalog().read(|state| {
-                state.files.iter().chain(&state.span_files).chain(&state.metric_files).map(|f| f.id).collect()
-            });
-            current.files.retain(|f| present.contains(&f.id));
-            let files = current.files.clone();
-            let table = table_of(current);
-            let result = async {
-                let frame = self.session_context().read_table(Arc::new(table))?;
-                build(frame)?.collect().await
+        let collect = |snapshot| async {
+            let frame = self.session_context().read_table(Arc::new(table(snapshot)))?;
+            build(frame)?.collect().await
+        };
+        let files = snapshot.files.clone();
+        match collect(snapshot.clone()).await {
+            Err(error) if self.quarantine_after_failure(&files, &error).await => {
+                // Once more, without what was just set aside.
+                let mut rest = snapshot;
+                let present: std::collections::HashSet<u64> = self.catalog().read(|state| {
+                    state.files.iter().chain(&state.span_files).chain(&state.metric_files).map(|f| f.id).collect()
+                });
+                rest.files.retain(|f| present.contains(&f.id));
+                collect(rest).await
             }
-            .await;
-            (files, result)
-        })
-        .await
+            other => other,
+        }
     }
 }

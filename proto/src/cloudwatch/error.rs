@@ -14,7 +14,12 @@ pub struct CwError {
 }
 
 impl CwError {
-    fn new(code: &'static str, shape: Option<&'static str>, status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        code: &'static str,
+        shape: Option<&'static str>,
+        status: u16,
+        message: impl Into<String>,
+    ) -> Self {
         Self { code, shape, status, message: message.into() }
     }
 
