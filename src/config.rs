@@ -123,9 +123,11 @@ pub struct ServeArgs {
     /// [default: 120].
     #[arg(long, env = "FLUORO_IDLE_TIMEOUT_SECS")]
     pub idle_timeout_secs: Option<u64>,
-    /// An access key `ID:SECRET` the AWS APIs accept (repeatable; the environment variable
-    /// takes a comma-separated list). With any set, every AWS request must carry a valid
-    /// SigV4 signature by one of them; with none, requests are not checked.
+    /// An access key `[ACCOUNT/]ID:SECRET` (repeatable; the environment variable takes a
+    /// comma-separated list). With any set, every AWS request must carry a valid SigV4
+    /// signature by one of them, OTLP requests and the native API its credentials, and each
+    /// key acts in its 12-digit ACCOUNT (default: --account-id), an isolated tenant; with none,
+    /// requests are not checked and everything is the default account's.
     #[arg(long = "access-key", env = "FLUORO_ACCESS_KEYS", value_delimiter = ',', hide_env_values = true)]
     pub access_keys: Vec<String>,
 }
@@ -221,6 +223,8 @@ pub struct Settings {
 struct AccessKeyFile {
     id: String,
     secret: String,
+    /// The key's account [default: `account_id`].
+    account: Option<String>,
 }
 
 impl ServeArgs {
@@ -278,9 +282,7 @@ impl ServeArgs {
             bail!("max_buffer_bytes must be at least 2 MiB (one PutLogEvents batch is up to 1 MiB)");
         }
         let account_id = self.account_id.or(file.account_id).unwrap_or_else(|| "000000000000".into());
-        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("account_id must be 12 digits, got {account_id:?}");
-        }
+        check_account_id(&account_id)?;
         let region = self.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
         let mut alarms = fluoro_query::alarms::AlarmSettings::new(account_id.clone(), region.clone());
         let table = &file.alarms;
@@ -318,16 +320,33 @@ impl ServeArgs {
         };
         let mut access_keys = Vec::new();
         for flag in &self.access_keys {
-            let (id, secret) = flag
-                .split_once(':')
-                .with_context(|| "--access-key takes ID:SECRET (FLUORO_ACCESS_KEYS: ID:SECRET,...)")?;
-            access_keys.push(fluoro_proto::sigv4::AccessKey { id: id.into(), secret: secret.into() });
+            let (id, secret) = flag.split_once(':').with_context(
+                || "--access-key takes [ACCOUNT/]ID:SECRET (FLUORO_ACCESS_KEYS: a comma-separated list)",
+            )?;
+            // Key ids have no `/`, so one before the first `:` ends the account.
+            let (account, id) = match id.split_once('/') {
+                Some((account, id)) => (account.to_owned(), id),
+                None => (account_id.clone(), id),
+            };
+            access_keys.push(fluoro_proto::sigv4::AccessKey {
+                id: id.into(),
+                secret: secret.into(),
+                account_id: account,
+            });
         }
-        access_keys.extend(
-            file.access_keys.into_iter().map(|k| fluoro_proto::sigv4::AccessKey { id: k.id, secret: k.secret }),
-        );
-        if access_keys.iter().any(|k| k.id.is_empty() || k.secret.is_empty()) {
-            bail!("an access key needs an id and a secret");
+        access_keys.extend(file.access_keys.into_iter().map(|k| fluoro_proto::sigv4::AccessKey {
+            id: k.id,
+            secret: k.secret,
+            account_id: k.account.unwrap_or_else(|| account_id.clone()),
+        }));
+        for key in &access_keys {
+            if key.id.is_empty() || key.secret.is_empty() {
+                bail!("an access key needs an id and a secret");
+            }
+            check_account_id(&key.account_id).with_context(|| format!("access key {}", key.id))?;
+            if access_keys.iter().filter(|k| k.id == key.id).count() > 1 {
+                bail!("access key {} is configured twice", key.id);
+            }
         }
         let defaults = crate::serve::ConnectionLimits::default();
         let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
@@ -376,6 +395,26 @@ impl ServeArgs {
     }
 }
 
+fn check_account_id(account_id: &str) -> anyhow::Result<()> {
+    if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("an account id is 12 digits, got {account_id:?}");
+    }
+    Ok(())
+}
+
+impl Settings {
+    /// Every account: the default one first, then those the access keys name.
+    pub fn accounts(&self) -> Vec<String> {
+        let mut accounts = vec![self.account_id.clone()];
+        for key in &self.access_keys {
+            if !accounts.contains(&key.account_id) {
+                accounts.push(key.account_id.clone());
+            }
+        }
+        accounts
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,14 +447,25 @@ mod tests {
     fn access_keys_come_from_flags_and_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fluoro.toml");
-        std::fs::write(&path, "[[access_keys]]\nid = \"AKIDFILE\"\nsecret = \"s:1\"\n").unwrap();
-        let args = ServeArgs { config: Some(path), access_keys: vec!["AKIDFLAG:a:b".into()], ..Default::default() };
-        let keys = args.resolve().unwrap().access_keys;
+        let file = "[[access_keys]]\nid = \"AKIDFILE\"\nsecret = \"s:1\"\n\
+                    [[access_keys]]\nid = \"AKIDOTHER\"\nsecret = \"x\"\naccount = \"222222222222\"\n";
+        std::fs::write(&path, file).unwrap();
+        let flags = vec!["AKIDFLAG:a:b".into(), "111111111111/AKIDTENANT:c/d".into()];
+        let args = ServeArgs { config: Some(path), access_keys: flags, ..Default::default() };
+        let settings = args.resolve().unwrap();
         assert_eq!(
-            keys.iter().map(|k| (k.id.as_str(), k.secret.as_str())).collect::<Vec<_>>(),
-            [("AKIDFLAG", "a:b"), ("AKIDFILE", "s:1")]
+            settings.access_keys.iter().map(|k| (&*k.id, &*k.secret, &*k.account_id)).collect::<Vec<_>>(),
+            [
+                ("AKIDFLAG", "a:b", "000000000000"),
+                ("AKIDTENANT", "c/d", "111111111111"),
+                ("AKIDFILE", "s:1", "000000000000"),
+                ("AKIDOTHER", "x", "222222222222"),
+            ]
         );
-        let bad = ServeArgs { access_keys: vec!["no-secret".into()], ..Default::default() };
-        assert!(bad.resolve().is_err());
+        assert_eq!(settings.accounts(), ["000000000000", "111111111111", "222222222222"]);
+        for bad in [&["no-secret"][..], &["12/AKID:s"], &["AKID:a", "AKID:b"]] {
+            let args = ServeArgs { access_keys: bad.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+            assert!(args.resolve().is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,14 +1,15 @@
-//! The HTTP port: AWS JSON 1.1 dispatch on `X-Amz-Target` (every error rendered here, in the
-//! AWS shape), `GET /metrics`, and the placeholder listeners for frontends not served yet.
+//! The listeners' routers: the front door that sends each request to its caller's account
+//! (`Front`), and the AWS protocols' dispatch (CloudWatch Logs on `X-Amz-Target`, X-Ray on its
+//! paths, CloudWatch in `crate::cloudwatch`), with every error rendered here in the AWS shape.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use fluoro_collector::cw_logs::LogsWriteApi;
 use fluoro_collector::xray::TracesWriteApi;
 use fluoro_proto::aws_json::{RequestContext, region_from_authorization};
@@ -35,36 +36,107 @@ pub struct AppState {
     pub metrics: Metrics,
     pub account_id: String,
     pub region: String,
-    /// SigV4 keys the AWS APIs accept; empty: requests are not checked.
-    pub access_keys: Vec<fluoro_proto::sigv4::AccessKey>,
 }
 
-/// The HTTP port: `native` (the `/api/` routes) plus metrics, health and the AWS protocols.
-pub fn router(state: Arc<AppState>, native: Router) -> Router {
-    let max_request_bytes = state.max_request_bytes;
+/// What every listener stands on: the gate that names each caller's account, and the accounts.
+pub struct Front {
+    pub gate: Arc<crate::auth::Gate>,
+    pub tenants: Arc<crate::tenants::Tenants>,
+    pub metrics: Metrics,
+}
+
+/// Runs `request` through one tenant's routes, as if it had come to them first (the front
+/// router's matched path and parameters would otherwise add to the tenant router's own).
+async fn forward(router: &Router, request: Request) -> Response {
+    use tower::ServiceExt;
+    let (mut parts, body) = request.into_parts();
+    parts.extensions = Default::default();
+    match router.clone().oneshot(Request::from_parts(parts, body)).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// The HTTP port: metrics, health and sign-in for everyone; the native API (a session or key
+/// names the account), OTLP/HTTP (a key names it) and the AWS protocols (the SigV4 signer's
+/// key names it) for the caller's account; the UI's files for everyone.
+pub fn router(front: Arc<Front>) -> Router {
+    async fn native(State(front): State<Arc<Front>>, request: Request) -> Response {
+        match front.gate.account_of(request.headers(), true) {
+            Ok(account) => forward(&front.tenants.get(&account).native, request).await,
+            Err(denied) => crate::auth::native_error(StatusCode::UNAUTHORIZED, "Unauthorized", denied.message()),
+        }
+    }
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
+        .route("/api/{*rest}", any(native))
+        .route("/v1/traces", any(otlp_http))
+        .route("/v1/metrics", any(otlp_http))
+        .route("/v1/logs", any(otlp_http))
         .fallback(aws_json)
         // The AWS handler enforces its own cap so an oversized body still gets an AWS error.
         .layer(DefaultBodyLimit::disable())
-        .with_state(state)
-        .merge(native.layer(DefaultBodyLimit::max(max_request_bytes)))
+        .with_state(front.clone())
+        .merge(crate::auth::session_routes(front.gate.clone()))
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+async fn metrics(State(front): State<Arc<Front>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], front.metrics.render())
 }
 
-/// The X-Ray daemon's TCP port: the whole X-Ray REST API on any path, unauthenticated.
-pub fn xray_router(state: Arc<AppState>) -> Router {
+/// OTLP/HTTP: the account a bearer or basic credential names (OTLP's `headers` setting).
+async fn otlp_http(State(front): State<Arc<Front>>, request: Request) -> Response {
+    match front.gate.account_of(request.headers(), false) {
+        Ok(account) => forward(&front.tenants.get(&account).otlp_http, request).await,
+        Err(denied) => {
+            let encoding = fluoro_collector::otlp::Encoding::of(request.headers());
+            fluoro_collector::otlp::HttpFailure::new(StatusCode::UNAUTHORIZED, 16, denied.message())
+                .into_response(encoding)
+        }
+    }
+}
+
+/// The OTLP/HTTP port.
+pub fn otlp_http_router(front: Arc<Front>) -> Router {
+    Router::new().fallback(otlp_http).with_state(front)
+}
+
+/// The OTLP/gRPC port: the account the `authorization` metadata names, else UNAUTHENTICATED.
+pub fn otlp_grpc_router(front: Arc<Front>) -> Router {
     Router::new()
-        .fallback(|State(state): State<Arc<AppState>>, method: Method, uri: axum::http::Uri, body: Body| async move {
-            xray(&state, &method, uri.path(), body).await
+        .fallback(|State(front): State<Arc<Front>>, request: Request| async move {
+            match front.gate.account_of(request.headers(), false) {
+                Ok(account) => forward(&front.tenants.get(&account).otlp_grpc, request).await,
+                Err(denied) => tonic::Status::unauthenticated(denied.message()).into_http::<Body>(),
+            }
+        })
+        .with_state(front)
+}
+
+/// The X-Ray daemon's TCP port: the whole X-Ray REST API on any path. A SigV4-signed request
+/// acts in its key's account; an unsigned one in the default account, and with access keys
+/// configured only for what SDKs and daemons send unsigned (sampling and segments).
+pub fn xray_router(front: Arc<Front>) -> Router {
+    Router::new()
+        .fallback(|State(front): State<Arc<Front>>, method: Method, uri: axum::http::Uri, headers: HeaderMap, body: Body| async move {
+            let default = front.tenants.default();
+            let signed = headers.contains_key(header::AUTHORIZATION) || uri.query().is_some_and(|q| q.contains("X-Amz-Signature="));
+            if !front.gate.required() || (!signed && DAEMON_PATHS.contains(&uri.path())) {
+                return xray(&default.state, &method, uri.path(), body).await;
+            }
+            match front.gate.authenticate(&method, &uri, &headers, body).await {
+                Ok((body, account)) => xray(&front.tenants.get(&account).state, &method, uri.path(), body).await,
+                Err(refusal) => refuse(&default.state, Api::Xray, &uri, &headers, refusal),
+            }
         })
         .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+        .with_state(front)
 }
+
+/// What the X-Ray SDKs (sampling) and daemons (segments, telemetry) send to the daemon port
+/// without a signature.
+const DAEMON_PATHS: &[&str] = &["/GetSamplingRules", "/SamplingTargets", "/TraceSegments", "/TelemetryRecords"];
 
 /// Every X-Ray operation path of the current model (spec traces.md §5.2).
 const XRAY_PATHS: &[&str] = &[
@@ -173,7 +245,7 @@ fn xray_response(state: &AppState, label: &str, result: Result<serde_json::Value
 }
 
 async fn aws_json(
-    State(state): State<Arc<AppState>>,
+    State(front): State<Arc<Front>>,
     method: Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
@@ -188,21 +260,22 @@ async fn aws_json(
     {
         return ui_asset(asset);
     }
-    // Everything past this point is an AWS API: signed by a configured key, when there are any.
+    // Everything past this point is an AWS API: signed by a configured key, when there are
+    // any, and served by that key's account.
     let api = Api::of(&method, &uri, &headers);
-    let body = if state.access_keys.is_empty() {
-        body
-    } else {
-        match crate::auth::authenticate(&state, &method, &uri, &headers, body).await {
-            Ok(body) => body,
-            Err(refusal) => return refuse(&state, api, &uri, &headers, refusal),
+    let (state, body) = if front.gate.required() {
+        match front.gate.authenticate(&method, &uri, &headers, body).await {
+            Ok((body, account)) => (&front.tenants.get(&account).state, body),
+            Err(refusal) => return refuse(&front.tenants.default().state, api, &uri, &headers, refusal),
         }
+    } else {
+        (&front.tenants.default().state, body)
     };
     match api {
-        Api::Xray => xray(&state, &method, uri.path(), body).await,
-        Api::Cloudwatch(Protocol::Query, _) => crate::cloudwatch::serve_query(&state, &uri, &headers, body).await,
-        Api::Cloudwatch(protocol, op) => crate::cloudwatch::serve(&state, protocol, op, &headers, body).await,
-        Api::Logs => logs(&state, &method, &headers, body).await,
+        Api::Xray => xray(state, &method, uri.path(), body).await,
+        Api::Cloudwatch(Protocol::Query, _) => crate::cloudwatch::serve_query(state, &uri, &headers, body).await,
+        Api::Cloudwatch(protocol, op) => crate::cloudwatch::serve(state, protocol, op, &headers, body).await,
+        Api::Logs => logs(state, &method, &headers, body).await,
     }
 }
 

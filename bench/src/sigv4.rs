@@ -13,7 +13,7 @@ pub struct SigV4Args {
 }
 
 pub fn run(args: SigV4Args) -> anyhow::Result<()> {
-    let key = AccessKey { id: "AKIDBENCH".into(), secret: "bench-secret".into() };
+    let key = AccessKey { id: "AKIDBENCH".into(), secret: "bench-secret".into(), account_id: "000000000000".into() };
     let amz_date = "20261122T180000Z";
     let now = 1_795_370_400;
     for size in [1 << 10, 64 << 10, 1 << 20] {

@@ -22,11 +22,13 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.'
 /// The same, with `/` kept (canonical paths).
 const PATH: &AsciiSet = &QUERY.remove(b'/');
 
-/// One access key: who signs with it.
+/// One access key: who signs with it, and the account whose data it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessKey {
     pub id: String,
     pub secret: String,
+    /// The 12-digit account the key belongs to; every request it signs acts in that account.
+    pub account_id: String,
 }
 
 /// The parts of a request the signature covers.
@@ -368,7 +370,11 @@ mod tests {
     use super::*;
 
     fn key() -> AccessKey {
-        AccessKey { id: "AKIDEXAMPLE".into(), secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into() }
+        AccessKey {
+            id: "AKIDEXAMPLE".into(),
+            secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            account_id: "000000000000".into(),
+        }
     }
 
     /// The AWS documentation's example (IAM ListUsers, GET with a query, no body).

@@ -1,12 +1,14 @@
 //! Self-observability: every internal metric fluoro exports, in one place, rendered as
 //! Prometheus text at `GET /metrics`.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
-/// Handles to all metrics. Cheap to clone (each handle is an `Arc`).
+/// Handles to all metrics. Cheap to clone (each handle is an `Arc`). Counters are summed over
+/// accounts; the gauges describe one account's store (label `account`, see `for_account`).
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    gauges: [IntGaugeVec; 3],
     pub events_ingested: IntCounter,
     pub bytes_ingested: IntCounter,
     pub events_rejected: IntCounterVec,
@@ -38,6 +40,9 @@ pub struct Metrics {
     pub auth_failures: IntCounterVec,
 }
 
+/// The account the gauges of `Metrics::new` describe (the default `account_id`).
+const DEFAULT: &str = "000000000000";
+
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("fluoro".into()), None).expect("valid prefix");
@@ -57,10 +62,17 @@ impl Metrics {
             h
         };
         let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
+            let g = IntGaugeVec::new(Opts::new(name, help), &["account"]).expect("valid metric");
             registry.register(Box::new(g.clone())).expect("unique metric");
             g
         };
+        let gauges = [
+            gauge("buffer_bytes", "Unflushed event bytes held in memory"),
+            gauge("data_files", "Parquet data files in the catalog"),
+            gauge("trace_rollup_dirty_minutes", "Service-map minutes waiting to be recomputed"),
+        ];
+        let [buffer_bytes, data_files, rollup_dirty_minutes] =
+            gauges.each_ref().map(|g| g.with_label_values(&[DEFAULT]));
         let fast = vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0];
         let slow = vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
         Self {
@@ -73,8 +85,8 @@ impl Metrics {
             flush_seconds: histogram("flush_seconds", "Memtable to Parquet flush duration", slow.clone()),
             flushed_bytes: counter("flushed_bytes_total", "Parquet bytes written by flushes"),
             compaction_seconds: histogram("compaction_seconds", "Compaction run duration", slow),
-            buffer_bytes: gauge("buffer_bytes", "Unflushed event bytes held in memory"),
-            data_files: gauge("data_files", "Parquet data files in the catalog"),
+            buffer_bytes,
+            data_files,
             api_requests: counter_vec("api_requests_total", "AWS API requests, by operation", &["operation"]),
             api_errors: counter_vec(
                 "api_errors_total",
@@ -96,7 +108,7 @@ impl Metrics {
             ),
             udp_datagrams: counter("xray_udp_datagrams_total", "Datagrams received on the X-Ray daemon port"),
             rollup_minutes: counter("trace_rollup_minutes_total", "Service-map minutes recomputed by the roller"),
-            rollup_dirty_minutes: gauge("trace_rollup_dirty_minutes", "Service-map minutes waiting to be recomputed"),
+            rollup_dirty_minutes,
             files_quarantined: counter_vec(
                 "files_quarantined_total",
                 "Damaged files moved to quarantine/, by kind (logs, traces, metrics, index)",
@@ -108,6 +120,21 @@ impl Metrics {
                 &["reason"],
             ),
             registry,
+            gauges,
+        }
+    }
+
+    /// The same metrics, with the gauges of `account`'s store (each account has its own).
+    pub fn for_account(&self, account: &str) -> Self {
+        let [buffer_bytes, data_files, rollup_dirty_minutes] =
+            self.gauges.each_ref().map(|g| g.with_label_values(&[account]));
+        Self { buffer_bytes, data_files, rollup_dirty_minutes, ..self.clone() }
+    }
+
+    /// Drops the gauges of `account` (the default account's, when another one is the default).
+    pub fn forget_account(&self, account: &str) {
+        for gauge in &self.gauges {
+            let _ = gauge.remove_label_values(&[account]);
         }
     }
 

@@ -139,7 +139,8 @@ def test_native_api_needs_a_session(locked):
     status, _, body = native(f, *describe)
     assert status == 401 and json.loads(body)["code"] == "Unauthorized"
     assert native(f, "GET", "/api/v1/logs/tail?logGroupName=/x")[0] == 401
-    assert json.loads(native(f, "GET", "/api/v1/session")[2]) == {"authRequired": True, "authenticated": False}
+    assert json.loads(native(f, "GET", "/api/v1/session")[2]) == \
+        {"authRequired": True, "authenticated": False, "accountId": None}
     # The UI's page itself loads (it shows the sign-in form).
     assert native(f, "GET", "/")[0] == 200
 
@@ -163,4 +164,5 @@ def test_native_api_needs_a_session(locked):
 
 def test_without_keys_the_native_api_is_open(fluoro):
     assert native(fluoro, "POST", "/api/v1/logs/DescribeLogGroups", {})[0] == 200
-    assert json.loads(native(fluoro, "GET", "/api/v1/session")[2]) == {"authRequired": False, "authenticated": True}
+    assert json.loads(native(fluoro, "GET", "/api/v1/session")[2]) == \
+        {"authRequired": False, "authenticated": True, "accountId": "000000000000"}

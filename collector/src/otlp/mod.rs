@@ -24,6 +24,17 @@ pub enum Encoding {
     Json,
 }
 
+impl Encoding {
+    /// The encoding a request's content type asks for (JSON when it names neither).
+    pub fn of(headers: &HeaderMap) -> Self {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        match content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+            "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
+            _ => Encoding::Json,
+        }
+    }
+}
+
 /// `google.rpc.Status`, the body of OTLP/HTTP errors.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RpcStatus {
@@ -111,8 +122,8 @@ pub async fn read_request(
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     let encoding = match essence.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
         "application/json" => Encoding::Json,
+        _ if Encoding::of(headers) == Encoding::Protobuf => Encoding::Protobuf,
         _ => {
             return Err((
                 Encoding::Json,

@@ -35,19 +35,30 @@ const NAV: [string, string, string][] = [
   ["/alarms", "Alarms", "a"],
 ];
 
+interface Session {
+  authRequired: boolean;
+  authenticated: boolean;
+  accountId: string | null;
+}
+
 /** The app, or the sign-in form when fluoro has access keys and there is no session. */
 function Root() {
-  const [signIn, setSignIn] = useState<boolean | null>(null);
+  const [session, setSession] = useState<Session | null>(null);
   useEffect(() => {
-    getJson<{ authRequired: boolean; authenticated: boolean }>("/api/v1/session")
-      .then((s) => setSignIn(s.authRequired && !s.authenticated))
-      .catch(() => setSignIn(false));
-    const ask = () => setSignIn(true);
+    getJson<Session>("/api/v1/session")
+      .then(setSession)
+      .catch(() => setSession({ authRequired: false, authenticated: true, accountId: null }));
+    const ask = () => setSession((s) => ({ authRequired: true, authenticated: false, accountId: s?.accountId ?? null }));
     window.addEventListener(SIGN_IN_EVENT, ask);
     return () => window.removeEventListener(SIGN_IN_EVENT, ask);
   }, []);
-  if (signIn === null) return null;
-  return signIn ? <SignIn /> : <App />;
+  if (session === null) return null;
+  return session.authRequired && !session.authenticated ? <SignIn /> : <App session={session} />;
+}
+
+async function signOut() {
+  await postJson("/api/v1/logout", {});
+  location.reload();
 }
 
 function SignIn() {
@@ -85,7 +96,7 @@ function SignIn() {
   );
 }
 
-function App() {
+function App({ session }: { session: Session }) {
   const route = useRoute();
   const View = VIEWS[route.path] ?? NotFound;
   useEffect(() => {
@@ -113,6 +124,14 @@ function App() {
           <kbd>/</kbd> search · <kbd>g</kbd> <kbd>l</kbd>/<kbd>i</kbd>/<kbd>t</kbd>/<kbd>s</kbd>/<kbd>m</kbd>/<kbd>a</kbd> go ·{" "}
           <kbd>Ctrl</kbd>+<kbd>Enter</kbd> run
         </div>
+        {session.authRequired ? (
+          <div class="account muted">
+            Account <span data-testid="account-id">{session.accountId}</span>
+            <button type="button" class="link" onClick={signOut}>
+              Sign out
+            </button>
+          </div>
+        ) : null}
       </nav>
       <main id="main">
         <View route={route} />
