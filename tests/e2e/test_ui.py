@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
+import boto3
 import pytest
 
 from conftest import Fluoro, now_ms, wait_until
@@ -387,9 +388,17 @@ def test_keyboard_navigation(page, fed):
 
 
 def test_sign_in_when_fluoro_has_access_keys(browser, tmp_path):
+    """The sign-in form, a wrong secret, then each of two accounts: each sees its own log
+    groups only, and signs out."""
     os.makedirs(tmp_path / "data")
-    locked = Fluoro(tmp_path / "data", ["--access-key", "AKIDUI:ui-secret"]).start()
+    locked = Fluoro(tmp_path / "data", ["--access-key", "AKIDUI:ui-secret",
+                                        "--access-key", "222222222222/AKIDUIOTHER:other-secret"]).start()
     try:
+        for key, secret, group in (("AKIDUI", "ui-secret", "/ui/default-account"),
+                                   ("AKIDUIOTHER", "other-secret", "/ui/other-account")):
+            logs = boto3.client("logs", endpoint_url=locked.endpoint, region_name="us-east-1",
+                                aws_access_key_id=key, aws_secret_access_key=secret)
+            logs.create_log_group(logGroupName=group)
         context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=locked.endpoint)
         context.set_default_timeout(TIMEOUT_MS)
         p = context.new_page()
@@ -402,9 +411,21 @@ def test_sign_in_when_fluoro_has_access_keys(browser, tmp_path):
         p.locator(".error").get_by_text("wrong secret").wait_for()
         p.get_by_label("Secret access key").fill("ui-secret")
         p.get_by_role("button", name="Sign in").click()
-        # Signed in: the view the URL names, with its data from /api/.
+        # Signed in: the view the URL names, with its data from /api/: this account's only.
         p.get_by_role("link", name="Log groups").wait_for()
         p.get_by_role("heading", name="Log groups", exact=True).wait_for()
+        p.get_by_role("link", name="/ui/default-account").wait_for()
+        assert p.get_by_test_id("account-id").inner_text() == "000000000000"
+        assert p.get_by_text("/ui/other-account").count() == 0
+        p.get_by_role("button", name="Sign out").click()
+        p.get_by_role("button", name="Sign in").wait_for()
+        p.get_by_label("Access key ID").fill("AKIDUIOTHER")
+        p.get_by_label("Secret access key").fill("other-secret")
+        p.get_by_role("button", name="Sign in").click()
+        p.get_by_role("link", name="/ui/other-account").wait_for()
+        assert p.get_by_test_id("account-id").inner_text() == "222222222222"
+        assert p.get_by_text("/ui/default-account").count() == 0
+        shot(p, "signed-in-other-account")
         context.close()
     finally:
         locked.kill()
