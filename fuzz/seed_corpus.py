@@ -106,6 +106,51 @@ def wal_seeds():
     return [b"\x00" + segment, b"\x00" + segment[:-5], b"\x01" + logs, b"\x01" + spans, b"\x01" + metrics]
 
 
+def sigv4_seeds():
+    """Requests signed as boto3 and presigned URLs sign them, with the fuzz target's key at its
+    clock (fuzz/src/lib.rs `SIGV4_KEY`, `SIGV4_NOW`), in the target's text form."""
+    import datetime
+    from unittest import mock
+
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    credentials = Credentials("AKIDFUZZ", "fuzz-secret")
+    endpoint = "http://127.0.0.1:4566"
+    requests = [
+        ("logs", AWSRequest(method="POST", url=endpoint + "/", data=b'{"logGroupName":"/app"}',
+                            headers={"X-Amz-Target": "Logs_20140328.CreateLogGroup",
+                                     "Content-Type": "application/x-amz-json-1.1"})),
+        ("monitoring", AWSRequest(method="POST", url=endpoint + "/", data=b"Action=ListMetrics&Version=2010-08-01",
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})),
+        ("xray", AWSRequest(method="POST", url=endpoint + "/TraceSummaries", data=b'{"StartTime":1,"EndTime":2}',
+                            headers={"Content-Type": "application/json"})),
+    ]
+    at = datetime.datetime(2026, 11, 22)
+    seeds = []
+    with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+        for service, request in requests:
+            SigV4Auth(credentials, service, "us-east-1").add_auth(request)
+            seeds.append(sigv4_text(request))
+        presigned = AWSRequest(method="GET", url=endpoint + "/",
+                               params={"Action": "ListMetrics", "Version": "2010-08-01", "Namespace": "App"})
+        SigV4QueryAuth(credentials, "monitoring", "us-east-1", expires=300).add_auth(presigned)
+        seeds.append(sigv4_text(presigned))
+    return seeds
+
+
+def sigv4_text(request):
+    from urllib.parse import urlsplit
+
+    url = urlsplit(request.url)
+    target = url.path + (f"?{url.query}" if url.query else "")
+    headers = [f"host: {url.netloc}"] + [f"{k}: {v}" for k, v in request.headers.items()]
+    body = request.body or b""
+    body = body.encode() if isinstance(body, str) else body
+    return f"{request.method} {target}\n".encode() + "\n".join(headers).encode() + b"\n\n" + body
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--spec", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "spec"))
@@ -164,7 +209,7 @@ def main():
             if isinstance(value, dict) and ("trace_id" in value or "subsegments" in value):
                 add("segment_json", json.dumps(value))
                 add("udp_datagram", header + json.dumps(value))
-                add("gzip", gzip.compress(json.dumps(value).encode()))
+                add("gzip", gzip.compress(json.dumps(value).encode(), mtime=0))
             if isinstance(value, dict) and "resourceSpans" in value:
                 add("otlp_json", b"\x01" + json.dumps(value).encode())
         if block.startswith('{"format"'):
@@ -209,7 +254,7 @@ def main():
     }
     for kind, value in otlp_extra.items():
         add("otlp_json", bytes([kind]) + json.dumps(value).encode())
-        add("gzip", gzip.compress(json.dumps(value).encode()))
+        add("gzip", gzip.compress(json.dumps(value).encode(), mtime=0))
 
     # OTLP protobuf: the JSON seeds, encoded.
     from google.protobuf import json_format
@@ -261,8 +306,10 @@ def main():
     # WAL frames, and gzip inputs beyond the cap.
     for seed in wal_seeds():
         add("wal", seed)
-    add("gzip", gzip.compress(b"\x00" * (16 << 20)))
-    add("gzip", gzip.compress(b"a") + gzip.compress(b"b"))
+    add("gzip", gzip.compress(b"\x00" * (16 << 20), mtime=0))
+    add("gzip", gzip.compress(b"a", mtime=0) + gzip.compress(b"b", mtime=0))
+    for seed in sigv4_seeds():
+        add("sigv4", seed)
 
     for target, inputs in sorted(corpus.items()):
         directory = os.path.join(args.out, target)

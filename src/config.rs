@@ -347,6 +347,13 @@ impl ServeArgs {
             if access_keys.iter().filter(|k| k.id == key.id).count() > 1 {
                 bail!("access key {} is configured twice", key.id);
             }
+            // Guesses are not rate-limited: a secret's length is its defence.
+            if key.secret.len() < MIN_SECRET_CHARS {
+                tracing::warn!(
+                    access_key_id = key.id,
+                    "the secret is shorter than {MIN_SECRET_CHARS} characters; use a long random one (AWS's have 40)"
+                );
+            }
         }
         let defaults = crate::serve::ConnectionLimits::default();
         let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
@@ -394,6 +401,9 @@ impl ServeArgs {
         })
     }
 }
+
+/// Secrets shorter than this draw a start-up warning.
+const MIN_SECRET_CHARS: usize = 16;
 
 fn check_account_id(account_id: &str) -> anyhow::Result<()> {
     if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {

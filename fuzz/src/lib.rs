@@ -33,6 +33,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("emf", emf),
     ("gzip", gzip),
     ("lambda_report", lambda_report),
+    ("sigv4", sigv4),
 ];
 
 fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -237,4 +238,54 @@ pub fn gzip(data: &[u8]) {
 /// A Lambda platform line (`REPORT RequestId: …`, text or JSON).
 pub fn lambda_report(data: &[u8]) {
     let _ = fluoro_proto::lambda::report(&text(data));
+}
+
+/// The key the `sigv4` seeds are signed with, and the time they are checked at (the seeds'
+/// `X-Amz-Date`, 2026-11-22T00:00:00Z), so mutations reach the signature comparison.
+pub const SIGV4_KEY: (&str, &str) = ("AKIDFUZZ", "fuzz-secret");
+pub const SIGV4_NOW: i64 = 1_795_305_600;
+
+/// A request as SigV4 sees it: `METHOD PATH[?QUERY]`, `name: value` header lines, a blank
+/// line, the body. Verified against `SIGV4_KEY`: the Authorization header's and the presigned
+/// query's parsers, the canonical request and the signature.
+pub fn sigv4(data: &[u8]) {
+    let _ = sigv4_verify(data);
+}
+
+/// The `sigv4` target's work, with its verdict.
+pub fn sigv4_verify(data: &[u8]) -> Result<(), fluoro_proto::sigv4::Failure> {
+    let text = text(data);
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let request_line = lines.next().unwrap_or_default();
+    let (method, target) = request_line.split_once(' ').unwrap_or((request_line, "/"));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let key = fluoro_proto::sigv4::AccessKey {
+        id: SIGV4_KEY.0.into(),
+        secret: SIGV4_KEY.1.into(),
+        account_id: "000000000000".into(),
+    };
+    let request = fluoro_proto::sigv4::Request { method, path, query, headers: &headers, body: body.as_bytes() };
+    fluoro_proto::sigv4::verify(&request, |id| (id == key.id).then_some(&key), SIGV4_NOW).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The seeds are valid signatures at the target's clock, so mutations of them reach the
+    /// signature comparison rather than stopping at the time window.
+    #[test]
+    fn sigv4_seeds_verify() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/sigv4");
+        let mut seeds = 0;
+        for entry in std::fs::read_dir(dir).expect("the sigv4 seed corpus") {
+            let data = std::fs::read(entry.expect("a corpus entry").path()).expect("a corpus file");
+            assert!(super::sigv4_verify(&data).is_ok(), "{}", String::from_utf8_lossy(&data));
+            seeds += 1;
+        }
+        assert!(seeds >= 4);
+    }
 }
