@@ -192,3 +192,29 @@ def wait_until(predicate, timeout=10, interval=0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def metric_value(fluoro, name):
+    """The sum of every `/metrics` series whose line starts with `name` (labels included)."""
+    with fluoro.urlopen(fluoro.endpoint + "/metrics") as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def sampled_recorder(fluoro, xray, service):
+    """An aws-xray-sdk recorder on fluoro's daemon port that samples `service` by a centralized
+    rule (FixedRate 1, created through `xray`), once its poller has read the rules."""
+    from aws_xray_sdk.core.recorder import AWSXRayRecorder
+
+    xray.create_sampling_rule(SamplingRule=dict(
+        RuleName=f"{service}-all", ResourceARN="*", Priority=1, FixedRate=1.0, ReservoirSize=0, ServiceName=service,
+        ServiceType="*", Host="*", HTTPMethod="*", URLPath="*", Version=1))
+    recorder = AWSXRayRecorder()
+    recorder.configure(daemon_address="127.0.0.1:%d" % fluoro.ports["xray"], sampling=True,
+                       context_missing="LOG_ERROR", service=service)
+    recorder.begin_segment("warm-up")  # starts the rule poller
+    recorder.end_segment()
+    polls = 'fluoro_api_requests_total{operation="xray/GetSamplingRules"}'
+    assert wait_until(lambda: metric_value(fluoro, polls) >= 1, timeout=10), "the SDK did not poll the rules"
+    time.sleep(0.5)
+    return recorder

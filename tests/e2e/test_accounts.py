@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import now_ms, wait_until
+from conftest import now_ms, sampled_recorder, wait_until
 
 ALPHA = ("AKIDALPHA", "alpha-secret", "000000000000")  # the default account
 BETA = ("AKIDBETA", "beta/secret+1", "111111111111")
@@ -215,25 +215,9 @@ def daemon_post(f, path, body, signer=None):
 def test_the_daemon_port_is_the_default_accounts(two):
     """The X-Ray SDK samples through the daemon's TCP port and sends segments over UDP, both
     without credentials: they are the default account's. Reads on that port need a signature."""
-    from aws_xray_sdk.core.recorder import AWSXRayRecorder
-
     f = two
     a, b = client(f, "xray", ALPHA), client(f, "xray", BETA)
-    a.create_sampling_rule(SamplingRule=dict(
-        RuleName="sdk-all", ResourceARN="*", Priority=1, FixedRate=1.0, ReservoirSize=0, ServiceName="daemon-app",
-        ServiceType="*", Host="*", HTTPMethod="*", URLPath="*", Version=1))
-    recorder = AWSXRayRecorder()
-    recorder.configure(daemon_address="127.0.0.1:%d" % f.ports["xray"], sampling=True,
-                       context_missing="LOG_ERROR", service="daemon-app")
-    recorder.begin_segment("warm-up")  # starts the rule poller
-    recorder.end_segment()
-
-    def polled():
-        text = urllib.request.urlopen(f.endpoint + "/metrics").read().decode()
-        return 'fluoro_api_requests_total{operation="xray/GetSamplingRules"}' in text
-
-    assert wait_until(polled, timeout=10)
-    time.sleep(0.5)
+    recorder = sampled_recorder(f, a, "daemon-app")  # the rule is the default account's
     seg = recorder.begin_segment("daemon-app")
     assert seg.sampled is True  # the default account's rule, read through the daemon port
     trace_id = seg.trace_id

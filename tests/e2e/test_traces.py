@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_until
+from conftest import metric_value, sampled_recorder, wait_until
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "proto", "tests", "fixtures", "filter_traces.json")
 FIXTURE_EPOCH = 1704984576  # the trace-id epoch of every fixture trace (0x65a00000)
@@ -211,9 +211,7 @@ def send_udp(port, payload):
         s.sendto(payload, ("127.0.0.1", port))
 
 
-def metric(fluoro, name):
-    text = urllib.request.urlopen(fluoro.endpoint + "/metrics").read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+metric = metric_value
 
 
 def test_udp_daemon_protocol(fluoro, xray):
@@ -273,19 +271,8 @@ def test_the_xray_sdk_over_udp(fluoro, xray):
     segment with annotations and metadata, a failing downstream HTTP call, and a DynamoDB call;
     everything over UDP."""
     from aws_xray_sdk.core.models import http as HTTP
-    from aws_xray_sdk.core.recorder import AWSXRayRecorder
 
-    xray.create_sampling_rule(SamplingRule=dict(
-        RuleName="sdk-app-all", ResourceARN="*", Priority=1, FixedRate=1.0, ReservoirSize=0, ServiceName="sdk-app",
-        ServiceType="*", Host="*", HTTPMethod="*", URLPath="*", Version=1))
-    recorder = AWSXRayRecorder()
-    recorder.configure(daemon_address="127.0.0.1:%d" % fluoro.ports["xray"], sampling=True,
-                       context_missing="LOG_ERROR", service="sdk-app")
-    recorder.begin_segment("warm-up")  # starts the rule poller
-    recorder.end_segment()
-    assert wait_until(lambda: metric(fluoro, 'fluoro_api_requests_total{operation="xray/GetSamplingRules"}') >= 1, timeout=10)
-    time.sleep(0.5)
-
+    recorder = sampled_recorder(fluoro, xray, "sdk-app")
     segment = recorder.begin_segment("sdk-app")
     assert segment.sampled is True  # the centralized rule, FixedRate 1
     segment.put_http_meta(HTTP.URL, "http://sdk-app.local/orders")
