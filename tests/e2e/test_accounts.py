@@ -37,8 +37,10 @@ def two(make_fluoro):
 
 
 def client(f, service, who):
+    # No host prefix: StartLiveTail would otherwise go to stream-127.0.0.1.
     return boto3.client(service, endpoint_url=f.endpoint, region_name="us-east-1", aws_access_key_id=who[0],
-                        aws_secret_access_key=who[1], config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+                        aws_secret_access_key=who[1],
+                        config=Config(retries={"max_attempts": 1, "mode": "standard"}, inject_host_prefix=False))
 
 
 def error_code(call):
@@ -109,6 +111,17 @@ def test_log_groups_events_and_queries_are_isolated(two):
     query_id = a.start_query(logGroupNames=["/iso/alpha"], startTime=now - 600, endTime=now + 60,
                              queryString="fields @message")["queryId"]
     assert error_code(lambda: b.get_query_results(queryId=query_id)) == "ResourceNotFoundException"
+
+    # An ARN naming the other account is not found, even where this account has a group of
+    # that name: live tail and Insights alike.
+    alpha_shared = groups(a)["/iso/shared"].removesuffix(":*")
+    assert error_code(lambda: b.start_live_tail(logGroupIdentifiers=[alpha_shared])) == "ResourceNotFoundException"
+    assert error_code(lambda: b.start_query(logGroupIdentifiers=[alpha_shared], startTime=now - 600,
+                                            endTime=now + 60, queryString="fields @message")) \
+        == "ResourceNotFoundException"
+    status, _, _ = f.request("GET", "/api/v1/logs/tail?logGroupName=/iso/alpha", None,
+                             {"Authorization": f"Bearer {BETA[0]}:{BETA[1]}"})
+    assert status in (400, 404)
 
     # The aws CLI with the second account's key.
     env = dict(os.environ, AWS_ACCESS_KEY_ID=BETA[0], AWS_SECRET_ACCESS_KEY=BETA[1], AWS_DEFAULT_REGION="us-east-1")
