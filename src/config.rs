@@ -18,6 +18,19 @@ pub struct ServeArgs {
     /// Directory for the WAL, the catalog and data files [default: ./fluoro-data].
     #[arg(long, env = "FLUORO_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Keep the data files in this S3 (or S3-compatible) bucket instead of `<data_dir>/objects`;
+    /// the WAL and the catalog stay in the data directory.
+    #[arg(long, env = "FLUORO_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Key prefix in the bucket [default: none].
+    #[arg(long, env = "FLUORO_S3_PREFIX")]
+    pub s3_prefix: Option<String>,
+    /// An S3-compatible server's URL (MinIO, Ceph, …) [default: AWS's for the region].
+    #[arg(long, env = "FLUORO_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region [default: the region setting].
+    #[arg(long, env = "FLUORO_S3_REGION")]
+    pub s3_region: Option<String>,
     /// AWS APIs, native API and web UI [default: 127.0.0.1:4566].
     #[arg(long, env = "FLUORO_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
@@ -54,6 +67,10 @@ pub struct ServeArgs {
     /// Seconds between retention/compaction passes [default: 60].
     #[arg(long, env = "FLUORO_MAINTENANCE_INTERVAL_SECS")]
     pub maintenance_interval_secs: Option<u64>,
+    /// Seconds replaced data files stay for queries in flight before they are deleted
+    /// [default: 120].
+    #[arg(long, env = "FLUORO_FILE_DELETE_GRACE_SECS")]
+    pub file_delete_grace_secs: Option<u64>,
     /// Insights/SQL queries executing at once; more wait as Scheduled [default: 4].
     #[arg(long, env = "FLUORO_QUERY_CONCURRENCY")]
     pub query_concurrency: Option<usize>,
@@ -149,6 +166,7 @@ struct FileConfig {
     max_buffer_bytes: Option<usize>,
     max_request_bytes: Option<usize>,
     maintenance_interval_secs: Option<u64>,
+    file_delete_grace_secs: Option<u64>,
     query_concurrency: Option<usize>,
     query_timeout_secs: Option<u64>,
     trace_retention_days: Option<u32>,
@@ -175,9 +193,24 @@ struct FileConfig {
     access_keys: Vec<AccessKeyFile>,
     #[serde(default)]
     alarms: AlarmsFile,
+    /// `[s3]`: the bucket the data files live in.
+    s3: Option<S3File>,
     /// `[[notify]]`: where alarm actions are delivered.
     #[serde(default)]
     notify: Vec<fluoro_query::alarms::notify::NotifyTarget>,
+}
+
+/// The `[s3]` table: the flags' settings, and static credentials (else the `AWS_*`
+/// environment variables apply).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct S3File {
+    bucket: Option<String>,
+    prefix: Option<String>,
+    endpoint: Option<String>,
+    region: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
 }
 
 /// The `[alarms]` table.
@@ -257,6 +290,9 @@ impl ServeArgs {
         if let Some(secs) = self.maintenance_interval_secs.or(file.maintenance_interval_secs) {
             store.maintenance_interval = Duration::from_secs(secs.max(1));
         }
+        if let Some(secs) = self.file_delete_grace_secs.or(file.file_delete_grace_secs) {
+            store.file_delete_grace = Duration::from_secs(secs);
+        }
         let retention_days = self.trace_retention_days.or(file.trace_retention_days).unwrap_or(30);
         if retention_days == 0 {
             bail!("trace_retention_days must be at least 1");
@@ -284,6 +320,21 @@ impl ServeArgs {
         let account_id = self.account_id.or(file.account_id).unwrap_or_else(|| "000000000000".into());
         check_account_id(&account_id)?;
         let region = self.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
+        let s3 = file.s3.unwrap_or_default();
+        if let Some(bucket) = self.s3_bucket.or(s3.bucket) {
+            let (access_key_id, secret_access_key) = (s3.access_key_id, s3.secret_access_key);
+            if access_key_id.is_some() != secret_access_key.is_some() {
+                bail!("s3.access_key_id and s3.secret_access_key go together");
+            }
+            store.objects = fluoro_store::Objects::S3(fluoro_store::S3Objects {
+                bucket,
+                prefix: self.s3_prefix.or(s3.prefix).unwrap_or_default().trim_matches('/').to_owned(),
+                endpoint: self.s3_endpoint.or(s3.endpoint),
+                region: self.s3_region.or(s3.region).unwrap_or_else(|| region.clone()),
+                access_key_id,
+                secret_access_key,
+            });
+        }
         let mut alarms = fluoro_query::alarms::AlarmSettings::new(account_id.clone(), region.clone());
         let table = &file.alarms;
         if let Some(min) = table.min_period_seconds {

@@ -55,9 +55,17 @@ impl Tenant {
         let metrics = metrics.for_account(account_id);
         let mut store_config = settings.store.clone();
         store_config.data_dir = data_dir(settings, account_id);
+        if account_id != settings.account_id {
+            store_config.objects = settings.store.objects.under(&format!("accounts/{account_id}"));
+        }
         let store = LogStore::open(store_config, metrics.clone()).with_context(|| {
             format!("opening account {account_id}'s store in {}", data_dir(settings, account_id).display())
         })?;
+        // An unreachable bucket stops start-up rather than every flush.
+        store
+            .check_objects()
+            .await
+            .with_context(|| format!("reaching account {account_id}'s data files ({:?})", store.config().objects))?;
         // Truncated or missing data files (a crash, a full disk, a hand) are set aside before
         // the first query; damage inside a file is found when a read fails (store::quarantine).
         let quarantined = store.scrub().await;

@@ -90,6 +90,13 @@ pub struct FileMeta {
     pub trace_bloom_path: Option<String>,
 }
 
+impl FileMeta {
+    /// Every object of the file: the Parquet file and its sidecars.
+    pub fn objects(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.path).chain(&self.index_path).chain(&self.text_index_path).chain(&self.trace_bloom_path)
+    }
+}
+
 /// One document change of [`Catalog::write_docs`]: kind, id, new bytes (`None` deletes).
 pub type DocChange<'a> = (&'a str, &'a str, Option<&'a [u8]>);
 

@@ -3,10 +3,63 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where the data files (Parquet and index sidecars) live.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Objects {
+    /// `<data_dir>/objects/` on the local disk.
+    #[default]
+    Local,
+    /// A bucket of S3 or an S3-compatible server.
+    S3(S3Objects),
+}
+
+/// An S3-compatible bucket and the key prefix the store's files go under.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Objects {
+    pub bucket: String,
+    /// Key prefix, without leading or trailing `/` (may be empty).
+    pub prefix: String,
+    /// A server other than AWS's (path-style requests; `http://` allowed).
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Static credentials; without them the usual `AWS_*` environment variables apply.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3Objects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Objects")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Objects {
+    /// The same storage for a store kept at `relative` under the configured one (another
+    /// account's): a local store follows its data directory; a bucket gets a longer prefix.
+    pub fn under(&self, relative: &str) -> Self {
+        match self {
+            Objects::Local => Objects::Local,
+            Objects::S3(s3) => {
+                let prefix =
+                    [s3.prefix.as_str(), relative].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>();
+                Objects::S3(S3Objects { prefix: prefix.join("/"), ..s3.clone() })
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// Root of the WAL, the catalog and (for the local object store) the data files.
     pub data_dir: PathBuf,
+    /// Where the data files live.
+    pub objects: Objects,
     /// fsync the WAL before acknowledging. Turning this off trades durability on power loss
     /// (not on process crash) for throughput.
     pub wal_sync: bool,
@@ -29,6 +82,9 @@ pub struct StoreConfig {
     pub compaction_min_files: usize,
     /// How often retention and compaction run.
     pub maintenance_interval: Duration,
+    /// Data files that compaction or retention replaced are deleted this long after, so
+    /// queries already reading them finish (`file_delete_grace_secs`).
+    pub file_delete_grace: Duration,
     /// Trace documents are deleted this many days after their end (`traces.retention_days`).
     pub trace_retention_days: u32,
     /// Metric series (namespace, name, dimension set) the store accepts before PutMetricData
@@ -47,6 +103,7 @@ impl StoreConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            objects: Objects::Local,
             wal_sync: true,
             flush_bytes: 64 << 20,
             flush_interval: Duration::from_secs(30),
@@ -56,6 +113,7 @@ impl StoreConfig {
             compaction_target_bytes: 128 << 20,
             compaction_min_files: 8,
             maintenance_interval: Duration::from_secs(60),
+            file_delete_grace: Duration::from_secs(120),
             trace_retention_days: 30,
             max_series: 1_000_000,
             metrics_raw_horizon: Duration::from_secs(15 * 86_400),

@@ -27,7 +27,7 @@ mod wal;
 mod writer;
 
 pub use catalog::{Catalog, CatalogError, CatalogState, DocChange, EventStats, FileMeta, GroupMeta, StreamMeta};
-pub use config::StoreConfig;
+pub use config::{Objects, S3Objects, StoreConfig};
 pub use log_store::{AppendError, LogStore, StoreError};
 pub use memtable::{MetricBatch, PreparedBatch, SpanBatch};
 pub use metric_filters::{ActiveFilter, GroupFilters, MetricFilters, Series};

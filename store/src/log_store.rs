@@ -84,9 +84,14 @@ const LIVE_BACKLOG: usize = 4096;
 impl LogStore {
     /// Opens (or creates) the store in `config.data_dir`, replaying the WAL.
     pub fn open(config: StoreConfig, metrics: Metrics) -> Result<Arc<Self>, StoreError> {
-        let objects_dir = config.data_dir.join("objects");
-        std::fs::create_dir_all(&objects_dir)?;
-        let objects: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&objects_dir)?);
+        let objects: Arc<dyn ObjectStore> = match &config.objects {
+            crate::config::Objects::Local => {
+                let objects_dir = config.data_dir.join("objects");
+                std::fs::create_dir_all(&objects_dir)?;
+                Arc::new(LocalFileSystem::new_with_prefix(&objects_dir)?)
+            }
+            crate::config::Objects::S3(s3) => s3_store(s3)?,
+        };
         Self::open_with_objects(config, metrics, objects)
     }
 
@@ -525,6 +530,13 @@ impl LogStore {
         }
     }
 
+    /// Lists the top of the object store: an error when it cannot be reached (a bucket that
+    /// does not exist, wrong credentials, a server that is down).
+    pub async fn check_objects(&self) -> Result<(), StoreError> {
+        self.objects.list_with_delimiter(None).await?;
+        Ok(())
+    }
+
     pub(crate) fn objects(&self) -> &Arc<dyn ObjectStore> {
         &self.objects
     }
@@ -543,7 +555,13 @@ impl LogStore {
             *doomed = keep;
             due.into_iter().map(|(_, p)| p).collect()
         };
-        for path in due {
+        self.delete_objects(due).await;
+    }
+
+    /// Deletes objects; a failure is logged (the object stays, unnamed, until the next start's
+    /// scrub deletes it).
+    pub(crate) async fn delete_objects(&self, paths: Vec<String>) {
+        for path in paths {
             if let Err(error) = self.objects.delete(&ObjectPath::from(path.as_str())).await {
                 tracing::warn!(%error, path, "data file not deleted");
             }
@@ -553,9 +571,7 @@ impl LogStore {
     pub(crate) fn replace_files(&self, remove: &[Arc<FileMeta>], add: Option<FileMeta>) -> Result<(), StoreError> {
         let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
         self.catalog.replace_files(&ids, add, None)?;
-        self.doom(remove.iter().flat_map(|f| {
-            std::iter::once(f.path.clone()).chain(f.index_path.clone()).chain(f.trace_bloom_path.clone())
-        }));
+        self.doom(remove.iter().flat_map(|f| f.objects().cloned()));
         self.update_file_gauge();
         Ok(())
     }
@@ -569,7 +585,7 @@ impl LogStore {
     pub(crate) fn replace_metric_files(&self, remove: &[Arc<FileMeta>], add: Vec<FileMeta>) -> Result<(), StoreError> {
         let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
         self.catalog.replace_metric_files(&ids, add)?;
-        self.doom(remove.iter().map(|f| f.path.clone()));
+        self.doom(remove.iter().flat_map(|f| f.objects().cloned()));
         self.update_file_gauge();
         Ok(())
     }
@@ -577,9 +593,7 @@ impl LogStore {
     pub(crate) fn replace_span_files(&self, remove: &[Arc<FileMeta>], add: Option<FileMeta>) -> Result<(), StoreError> {
         let ids: Vec<u64> = remove.iter().map(|f| f.id).collect();
         self.catalog.replace_span_files(&ids, add)?;
-        self.doom(remove.iter().flat_map(|f| {
-            std::iter::once(f.path.clone()).chain(f.index_path.clone()).chain(f.text_index_path.clone())
-        }));
+        self.doom(remove.iter().flat_map(|f| f.objects().cloned()));
         self.update_file_gauge();
         Ok(())
     }
@@ -593,6 +607,22 @@ impl LogStore {
             .data_files
             .set(self.catalog.read(|s| s.files.len() + s.span_files.len() + s.metric_files.len()) as i64);
     }
+}
+
+/// The bucket, with the store's files under `<prefix>/objects/` (the layout of a local data
+/// directory, so stores with nested prefixes never list each other's files).
+fn s3_store(s3: &crate::config::S3Objects) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    let mut builder =
+        object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&s3.bucket).with_region(&s3.region);
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+    }
+    if let (Some(id), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) {
+        builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+    }
+    let bucket = builder.build()?;
+    let prefix = if s3.prefix.is_empty() { "objects".to_owned() } else { format!("{}/objects", s3.prefix) };
+    Ok(Arc::new(object_store::prefix::PrefixStore::new(bucket, prefix.as_str())))
 }
 
 fn new_session(objects: Arc<dyn ObjectStore>, memory_bytes: usize) -> SessionContext {

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
@@ -20,8 +20,6 @@ use crate::log_store::{LogStore, StoreError};
 
 /// Most files merged in one compaction.
 const MAX_MERGE: usize = 32;
-/// Removed objects stay readable this long for queries that already planned on them.
-const DELETE_GRACE: Duration = Duration::from_secs(120);
 
 /// What is alive right now: group ids with their retention cut-off, and stream ids.
 struct Liveness {
@@ -48,7 +46,7 @@ impl Liveness {
 
 /// One maintenance pass. Returns the number of files removed or rewritten.
 pub async fn run_once(store: &LogStore, now_ms: i64) -> Result<usize, StoreError> {
-    store.delete_doomed(DELETE_GRACE).await;
+    store.delete_doomed(store.config().file_delete_grace).await;
     let mut changed = maintain_traces(store, now_ms).await?;
     changed += maintain_metrics(store, now_ms).await?;
     let live = Liveness::of(store, now_ms);

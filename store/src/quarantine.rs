@@ -87,23 +87,26 @@ async fn check(objects: &Arc<dyn ObjectStore>, file: &FileMeta) -> Result<(), St
 
 impl LogStore {
     /// Checks every data file of the catalog against the object store's listing (one LIST, not
-    /// a request per file): a missing object or one of another size is quarantined. Returns
-    /// how many were.
+    /// a request per file): a missing object or one of another size is quarantined. Objects no
+    /// catalog entry names (a flush cut short by a crash, files replaced just before a
+    /// restart) are deleted once older than `file_delete_grace`. Returns how many files were
+    /// quarantined.
     pub async fn scrub(&self) -> usize {
         use futures::TryStreamExt;
-        let sizes: std::collections::HashMap<String, u64> =
-            match self.objects().list(None).map_ok(|o| (o.location.to_string(), o.size)).try_collect().await {
-                Ok(sizes) => sizes,
-                Err(error) => {
-                    tracing::warn!(%error, "data files not checked: the object store did not list");
-                    return 0;
-                }
-            };
+        let listing: Vec<object_store::ObjectMeta> = match self.objects().list(None).try_collect().await {
+            Ok(listing) => listing,
+            Err(error) => {
+                tracing::warn!(%error, "data files not checked: the object store did not list");
+                return 0;
+            }
+        };
         let files: Vec<Arc<FileMeta>> = self
             .catalog()
             .read(|state| state.files.iter().chain(&state.span_files).chain(&state.metric_files).cloned().collect());
+        let sizes: std::collections::HashMap<String, u64> =
+            listing.iter().map(|o| (o.location.to_string(), o.size)).collect();
         let mut quarantined = 0;
-        for file in files {
+        for file in &files {
             let reason = match sizes.get(&file.path) {
                 None => "its object is missing".to_owned(),
                 Some(&size) if size != file.size_bytes => {
@@ -111,7 +114,23 @@ impl LogStore {
                 }
                 Some(_) => continue,
             };
-            quarantined += usize::from(self.quarantine_file(&file, &reason).await);
+            quarantined += usize::from(self.quarantine_file(file, &reason).await);
+        }
+        let named: std::collections::HashSet<&str> =
+            files.iter().flat_map(|f| f.objects()).map(String::as_str).collect();
+        let grace = chrono::Duration::from_std(self.config().file_delete_grace).unwrap_or(chrono::Duration::MAX);
+        let cutoff = chrono::Utc::now() - grace;
+        let orphans: Vec<String> = listing
+            .iter()
+            .map(|o| (o.location.to_string(), o.last_modified))
+            .filter(|(path, modified)| {
+                !path.starts_with("quarantine/") && !named.contains(path.as_str()) && *modified < cutoff
+            })
+            .map(|(path, _)| path)
+            .collect();
+        if !orphans.is_empty() {
+            tracing::info!(count = orphans.len(), "deleting data files no catalog entry names");
+            self.delete_objects(orphans).await;
         }
         quarantined
     }
@@ -174,11 +193,7 @@ impl LogStore {
             return false;
         }
         self.indexes_forget(file.id);
-        for path in std::iter::once(&file.path)
-            .chain(&file.index_path)
-            .chain(&file.text_index_path)
-            .chain(&file.trace_bloom_path)
-        {
+        for path in file.objects() {
             self.move_to_quarantine(path).await;
         }
         self.metrics().files_quarantined.with_label_values(&[kind.label()]).inc();
