@@ -54,12 +54,26 @@ impl Objects {
     }
 }
 
+/// A store's catalog in the shared metastore of a multi-node deployment.
+#[derive(Debug, Clone)]
+pub struct SharedCatalog {
+    pub metastore: std::sync::Arc<crate::Metastore>,
+    /// The account whose catalog this is.
+    pub account: String,
+    /// This node's name, stable across its restarts (it keys the node's WAL position).
+    pub node: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// Root of the WAL, the catalog and (for the local object store) the data files.
     pub data_dir: PathBuf,
     /// Where the data files live.
     pub objects: Objects,
+    /// The catalog in a shared metastore instead of `<data_dir>/catalog.redb`.
+    pub shared_catalog: Option<SharedCatalog>,
+    /// Whether this node ingests (`false` on a query-only node: appends are refused).
+    pub accept_writes: bool,
     /// fsync the WAL before acknowledging. Turning this off trades durability on power loss
     /// (not on process crash) for throughput.
     pub wal_sync: bool,
@@ -104,6 +118,8 @@ impl StoreConfig {
         Self {
             data_dir: data_dir.into(),
             objects: Objects::Local,
+            shared_catalog: None,
+            accept_writes: true,
             wal_sync: true,
             flush_bytes: 64 << 20,
             flush_interval: Duration::from_secs(30),

@@ -52,6 +52,8 @@ pub enum AppendError {
     Wal(String),
     #[error("{new} new metric series would exceed the limit of {limit} series (metrics.max_series)")]
     TooManySeries { new: usize, limit: usize },
+    #[error("this node serves queries only (fluoro query): send data to a collector")]
+    NotACollector,
 }
 
 pub struct LogStore {
@@ -102,7 +104,10 @@ impl LogStore {
     ) -> Result<Arc<Self>, StoreError> {
         let wal_dir = config.data_dir.join("wal");
         std::fs::create_dir_all(&wal_dir)?;
-        let catalog = Arc::new(Catalog::open(&config.data_dir.join("catalog.redb"))?);
+        let catalog = Arc::new(match &config.shared_catalog {
+            None => Catalog::open(&config.data_dir.join("catalog.redb"))?,
+            Some(shared) => Catalog::open_shared(shared.metastore.clone(), &shared.account, &shared.node)?,
+        });
         let flushed_seq = catalog.read(|s| s.flushed_seq);
         let mem = Arc::new(RwLock::new(MemTable::default()));
         let series = SeriesRegistry::load(&catalog)?;
@@ -220,6 +225,27 @@ impl LogStore {
         Ok(series)
     }
 
+    /// A shared metastore: catches up with the other nodes' catalog changes and reloads the
+    /// documents this store keeps in memory (metric filters, metric series) if they changed.
+    /// Returns how many catalog rows changed.
+    pub fn sync_shared(&self) -> Result<usize, StoreError> {
+        let filters = self.catalog.doc_version(crate::metric_filters::MetricFilters::DOC_KIND);
+        let series = self.catalog.doc_version(SeriesRegistry::DOC_KIND);
+        let changed = self.catalog.refresh()?;
+        if self.catalog.doc_version(crate::metric_filters::MetricFilters::DOC_KIND) != filters {
+            self.metric_filters.reload(&self.catalog)?;
+        }
+        if self.catalog.doc_version(SeriesRegistry::DOC_KIND) != series {
+            self.series.merge_stored(&self.catalog)?;
+        }
+        if changed > 0 {
+            self.metrics
+                .data_files
+                .set(self.catalog.read(|s| s.files.len() + s.span_files.len() + s.metric_files.len()) as i64);
+        }
+        Ok(changed)
+    }
+
     /// The metric filters of every log group.
     pub fn metric_filters(&self) -> &crate::metric_filters::MetricFilters {
         &self.metric_filters
@@ -254,6 +280,9 @@ impl LogStore {
         bytes: usize,
         command: impl FnOnce(oneshot::Sender<Result<u64, String>>) -> Command,
     ) -> Result<u64, AppendError> {
+        if !self.config.accept_writes {
+            return Err(AppendError::NotACollector);
+        }
         let buffered = self.mem.read().total_bytes();
         if buffered + bytes > self.config.max_buffer_bytes {
             self.metrics.requests_throttled.inc();

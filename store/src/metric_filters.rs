@@ -120,6 +120,17 @@ impl MetricFilters {
         Ok(filters)
     }
 
+    /// Replaces the filters with those stored now (a shared metastore: another node changed
+    /// them).
+    pub fn reload(&self, catalog: &Catalog) -> Result<(), CatalogError> {
+        let fresh = Self::load(catalog)?;
+        *self.by_group.write() = fresh.by_group.into_inner();
+        Ok(())
+    }
+
+    /// The document kind the filters are stored under.
+    pub const DOC_KIND: &'static str = DOC_KIND;
+
     fn insert(&self, filter: CompiledFilter) {
         let mut by_group = self.by_group.write();
         let group = by_group.entry(filter.def.log_group_name.clone()).or_default();

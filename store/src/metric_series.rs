@@ -60,6 +60,25 @@ impl SeriesRegistry {
         Ok(registry)
     }
 
+    /// Adds the series other nodes stored (a shared metastore), keeping the later last sample.
+    pub fn merge_stored(&self, catalog: &Catalog) -> Result<(), CatalogError> {
+        let stored = catalog.docs(DOC_KIND)?;
+        let mut series = self.series.write();
+        for (_, bytes) in stored {
+            let Ok(info) = serde_json::from_slice::<SeriesInfo>(&bytes) else { continue };
+            match series.get_mut(&info.key.id()) {
+                Some(known) => known.last_sample_ms = known.last_sample_ms.max(info.last_sample_ms),
+                None => {
+                    series.insert(info.key.id(), info);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The document kind the series are stored under.
+    pub const DOC_KIND: &'static str = DOC_KIND;
+
     pub fn len(&self) -> usize {
         self.series.read().len()
     }
