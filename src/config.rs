@@ -147,6 +147,38 @@ pub struct ServeArgs {
     /// requests are not checked and everything is the default account's.
     #[arg(long = "access-key", env = "FLUORO_ACCESS_KEYS", value_delimiter = ',', hide_env_values = true)]
     pub access_keys: Vec<String>,
+    /// The shared PostgreSQL metastore of a multi-node deployment
+    /// (`postgres://user:password@host:port/database`): the catalog lives there instead of in
+    /// the data directory, and the data files must be in a bucket (--s3-bucket). Needed by
+    /// `fluoro collector` and `fluoro query`.
+    #[arg(long, env = "FLUORO_METASTORE", hide_env_values = true)]
+    pub metastore: Option<String>,
+    /// This node's name in the metastore, stable across restarts [default: a random id kept in
+    /// `<data_dir>/node-id`].
+    #[arg(long, env = "FLUORO_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Milliseconds between a node's catch-ups with the metastore [default: 500].
+    #[arg(long, env = "FLUORO_CATALOG_REFRESH_MS")]
+    pub catalog_refresh_ms: Option<u64>,
+}
+
+/// What a process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `fluoro serve`: everything.
+    All,
+    /// `fluoro collector`: ingest, WAL and flushes (and the AWS APIs on its HTTP port).
+    Collector,
+    /// `fluoro query`: the read APIs and the UI; ingest is refused.
+    Query,
+}
+
+/// A node of a multi-node deployment.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub metastore_url: String,
+    pub node_id: String,
+    pub refresh: Duration,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -188,6 +220,9 @@ struct FileConfig {
     header_timeout_secs: Option<u64>,
     body_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
+    metastore: Option<String>,
+    node_id: Option<String>,
+    catalog_refresh_ms: Option<u64>,
     /// `[[access_keys]]` with `id` and `secret`.
     #[serde(default)]
     access_keys: Vec<AccessKeyFile>,
@@ -249,6 +284,9 @@ pub struct Settings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Keys whose SigV4 signatures the AWS APIs accept; empty: no verification.
     pub access_keys: Vec<fluoro_proto::sigv4::AccessKey>,
+    pub role: Role,
+    /// Set when the catalog is in a shared metastore.
+    pub cluster: Option<Cluster>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,7 +299,7 @@ struct AccessKeyFile {
 }
 
 impl ServeArgs {
-    pub fn resolve(self) -> anyhow::Result<Settings> {
+    pub fn resolve(self, role: Role) -> anyhow::Result<Settings> {
         let file: FileConfig = match &self.config {
             None => FileConfig::default(),
             Some(path) => {
@@ -278,8 +316,12 @@ impl ServeArgs {
         if let Some(bytes) = self.flush_bytes.or(file.flush_bytes) {
             store.flush_bytes = bytes;
         }
-        if let Some(secs) = self.flush_interval_secs.or(file.flush_interval_secs) {
-            store.flush_interval = Duration::from_secs(secs);
+        let metastore_url = self.metastore.or(file.metastore).filter(|url| !url.is_empty());
+        match self.flush_interval_secs.or(file.flush_interval_secs) {
+            Some(secs) => store.flush_interval = Duration::from_secs(secs),
+            // Query nodes see data once it is flushed: a short interval keeps it fresh.
+            None if metastore_url.is_some() => store.flush_interval = Duration::from_secs(2),
+            None => {}
         }
         if let Some(bytes) = self.max_buffer_bytes.or(file.max_buffer_bytes) {
             store.max_buffer_bytes = bytes;
@@ -335,6 +377,25 @@ impl ServeArgs {
                 secret_access_key,
             });
         }
+        let cluster = match metastore_url {
+            None if role != Role::All => bail!("fluoro collector and fluoro query need --metastore"),
+            None => None,
+            Some(_) if store.objects == fluoro_store::Objects::Local => {
+                bail!("a metastore needs data files every node reaches: set --s3-bucket")
+            }
+            Some(metastore_url) => {
+                let node_id = match self.node_id.or(file.node_id) {
+                    Some(node_id) => node_id,
+                    None => node_id(&store.data_dir)?,
+                };
+                if node_id.is_empty() || node_id.contains('/') {
+                    bail!("a node id is not empty and has no '/', got {node_id:?}");
+                }
+                let refresh_ms = self.catalog_refresh_ms.or(file.catalog_refresh_ms).unwrap_or(500).max(10);
+                Some(Cluster { metastore_url, node_id, refresh: Duration::from_millis(refresh_ms) })
+            }
+        };
+        store.accept_writes = role != Role::Query;
         let mut alarms = fluoro_query::alarms::AlarmSettings::new(account_id.clone(), region.clone());
         let table = &file.alarms;
         if let Some(min) = table.min_period_seconds {
@@ -449,7 +510,24 @@ impl ServeArgs {
             connections,
             tls,
             access_keys,
+            role,
+            cluster,
         })
+    }
+}
+
+/// The node id kept in `<data_dir>/node-id`, made up on first use.
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) => Ok(id.trim().to_owned()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            std::fs::write(&path, &id).with_context(|| format!("writing {}", path.display()))?;
+            Ok(id)
+        }
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
     }
 }
 
@@ -486,18 +564,18 @@ mod tests {
         let path = dir.path().join("fluoro.toml");
         std::fs::write(&path, "data_dir = \"/tmp/x\"\nregion = \"eu-west-1\"\nflush_bytes = 1024\n").unwrap();
         let args = ServeArgs { config: Some(path.clone()), region: Some("ap-south-1".into()), ..Default::default() };
-        let s = args.resolve().unwrap();
+        let s = args.resolve(Role::All).unwrap();
         assert_eq!(s.region, "ap-south-1");
         assert_eq!(s.store.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(s.store.flush_bytes, 1024);
         assert_eq!(s.http_addr.port(), 4566);
         std::fs::write(&path, "bogus = 1\n").unwrap();
-        assert!(ServeArgs { config: Some(path), ..Default::default() }.resolve().is_err());
+        assert!(ServeArgs { config: Some(path), ..Default::default() }.resolve(Role::All).is_err());
     }
 
     #[test]
     fn every_listener_defaults_to_loopback() {
-        let s = ServeArgs::default().resolve().unwrap();
+        let s = ServeArgs::default().resolve(Role::All).unwrap();
         for addr in [s.http_addr, s.otlp_grpc_addr, s.otlp_http_addr, s.xray_addr] {
             assert!(addr.ip().is_loopback(), "{addr}");
         }
@@ -513,7 +591,7 @@ mod tests {
         std::fs::write(&path, file).unwrap();
         let flags = vec!["AKIDFLAG:a:b".into(), "111111111111/AKIDTENANT:c/d".into()];
         let args = ServeArgs { config: Some(path), access_keys: flags, ..Default::default() };
-        let settings = args.resolve().unwrap();
+        let settings = args.resolve(Role::All).unwrap();
         assert_eq!(
             settings.access_keys.iter().map(|k| (&*k.id, &*k.secret, &*k.account_id)).collect::<Vec<_>>(),
             [
@@ -526,7 +604,7 @@ mod tests {
         assert_eq!(settings.accounts(), ["000000000000", "111111111111", "222222222222"]);
         for bad in [&["no-secret"][..], &["12/AKID:s"], &["AKID:a", "AKID:b"]] {
             let args = ServeArgs { access_keys: bad.iter().map(|s| s.to_string()).collect(), ..Default::default() };
-            assert!(args.resolve().is_err(), "{bad:?}");
+            assert!(args.resolve(Role::All).is_err(), "{bad:?}");
         }
     }
 }

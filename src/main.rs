@@ -30,6 +30,13 @@ struct Cli {
 enum Command {
     /// Run every role in one process on a local data directory.
     Serve(config::ServeArgs),
+    /// A collector of a multi-node deployment: ingest on every port, the WAL in the data
+    /// directory, flushes to the bucket, the catalog in the metastore (--metastore,
+    /// --s3-bucket).
+    Collector(config::ServeArgs),
+    /// A query node of a multi-node deployment: the AWS read APIs, the native API and the UI
+    /// over the shared catalog and bucket; ingest is refused, and only the HTTP port listens.
+    Query(config::ServeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,12 +47,13 @@ fn main() -> anyhow::Result<()> {
         _ => logs.init(),
     }
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => {
-            let settings = args.resolve()?;
-            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(settings))
-        }
-    }
+    let (args, role) = match cli.command {
+        Command::Serve(args) => (args, config::Role::All),
+        Command::Collector(args) => (args, config::Role::Collector),
+        Command::Query(args) => (args, config::Role::Query),
+    };
+    let settings = args.resolve(role)?;
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(settings))
 }
 
 async fn serve(settings: config::Settings) -> anyhow::Result<()> {
@@ -79,7 +87,9 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         Some((cert, key)) => Some(serve::tls_acceptor(cert, key)?),
         None => None,
     };
-    for (addr, name, router) in listeners {
+    // A query node ingests nothing: only its HTTP port listens.
+    let ingests = settings.role != config::Role::Query;
+    for (addr, name, router) in listeners.into_iter().filter(|(_, name, _)| ingests || *name == "http") {
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {name} on {addr}"))?;
         // The X-Ray daemon port stays plain HTTP: the X-Ray SDKs' sampling clients expect it.
@@ -88,12 +98,14 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         tasks.spawn(serve::serve(listener, router, tls, settings.connections.clone(), cancel.clone()));
     }
     // Daemon datagrams carry no credentials: they are the default account's.
-    let xray_udp = tokio::net::UdpSocket::bind(settings.xray_addr).await.context("binding xray-udp")?;
-    tasks.spawn(fluoro_collector::xray::udp::serve(
-        xray_udp,
-        tenants.default().state.traces_write.clone(),
-        cancel.clone(),
-    ));
+    if ingests {
+        let xray_udp = tokio::net::UdpSocket::bind(settings.xray_addr).await.context("binding xray-udp")?;
+        tasks.spawn(fluoro_collector::xray::udp::serve(
+            xray_udp,
+            tenants.default().state.traces_write.clone(),
+            cancel.clone(),
+        ));
+    }
     for tenant in tenants.iter() {
         tenant.spawn(&tasks, &cancel);
     }

@@ -40,6 +40,8 @@ pub struct Tenant {
     pub otlp_grpc: Router,
     alarms: Arc<fluoro_query::alarms::Alarms>,
     settle: std::time::Duration,
+    /// Set in a multi-node deployment: how often to catch up with the metastore.
+    refresh: Option<std::time::Duration>,
 }
 
 /// Where an account's store lives.
@@ -51,9 +53,22 @@ pub fn data_dir(settings: &Settings, account_id: &str) -> PathBuf {
 impl Tenant {
     /// Opens the account's store (replaying its WAL, setting damaged files aside) and builds
     /// its APIs.
-    pub async fn open(settings: &Settings, account_id: &str, metrics: &Metrics, clock: Clock) -> anyhow::Result<Self> {
+    pub async fn open(
+        settings: &Settings,
+        account_id: &str,
+        metrics: &Metrics,
+        clock: Clock,
+        metastore: Option<&Arc<fluoro_store::Metastore>>,
+    ) -> anyhow::Result<Self> {
         let metrics = metrics.for_account(account_id);
         let mut store_config = settings.store.clone();
+        if let (Some(metastore), Some(cluster)) = (metastore, &settings.cluster) {
+            store_config.shared_catalog = Some(fluoro_store::SharedCatalog {
+                metastore: metastore.clone(),
+                account: account_id.to_owned(),
+                node: cluster.node_id.clone(),
+            });
+        }
         store_config.data_dir = data_dir(settings, account_id);
         if account_id != settings.account_id {
             store_config.objects = settings.store.objects.under(&format!("accounts/{account_id}"));
@@ -149,15 +164,28 @@ impl Tenant {
             otlp_grpc,
             alarms,
             settle: settings.trace_settle,
+            refresh: settings.cluster.as_ref().map(|cluster| cluster.refresh),
         })
     }
 
     /// The account's background work: flushes, retention and compaction, the service-map
     /// roller and the alarm evaluator.
+    ///
+    /// In a multi-node deployment a node also catches up with the metastore every `refresh`;
+    /// retention and compaction run on the one node holding the account's maintenance lease,
+    /// alarms on the one holding its alarm lease, and service maps are computed from the trace
+    /// documents on each request (the minute rollups assume one writer).
     pub fn spawn(&self, tasks: &TaskTracker, cancel: &CancellationToken) {
         tasks.spawn(background(self.store.clone(), cancel.clone()));
         tasks.spawn(self.alarms.clone().run(cancel.clone().cancelled_owned()));
-        tasks.spawn(roll_service_map(self.store.clone(), self.account_id.clone(), self.settle, cancel.clone()));
+        match self.refresh {
+            None => {
+                tasks.spawn(roll_service_map(self.store.clone(), self.account_id.clone(), self.settle, cancel.clone()));
+            }
+            Some(every) => {
+                tasks.spawn(catch_up(self.store.clone(), every, cancel.clone()));
+            }
+        }
     }
 }
 
@@ -170,9 +198,18 @@ pub struct Tenants {
 impl Tenants {
     pub async fn open(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Self> {
         let clock = system_clock();
+        let metastore = match &settings.cluster {
+            None => None,
+            Some(cluster) => {
+                let metastore = fluoro_store::Metastore::connect(&cluster.metastore_url)
+                    .context("connecting to the metastore (--metastore)")?;
+                tracing::info!(node_id = cluster.node_id, role = ?settings.role, "node of a multi-node deployment");
+                Some(metastore)
+            }
+        };
         let mut by_account = HashMap::new();
         for account_id in settings.accounts() {
-            let tenant = Tenant::open(settings, &account_id, metrics, clock.clone()).await?;
+            let tenant = Tenant::open(settings, &account_id, metrics, clock.clone(), metastore.as_ref()).await?;
             tracing::info!(account_id, data_dir = %tenant.store.config().data_dir.display(), "account opened");
             by_account.insert(account_id, Arc::new(tenant));
         }
@@ -215,6 +252,37 @@ async fn roll_service_map(
     }
 }
 
+/// Catches up with the other nodes' catalog changes every `every`.
+async fn catch_up(store: Arc<LogStore>, every: std::time::Duration, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {
+                let store = store.clone();
+                match tokio::task::spawn_blocking(move || store.sync_shared()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => tracing::warn!(%error, "catching up with the metastore failed; will retry"),
+                    Err(error) => tracing::error!(%error, "catalog refresh task failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Whether this node runs the account's maintenance now: always on a single node; in a
+/// multi-node deployment, while it holds the account's maintenance lease.
+fn holds_maintenance_lease(store: &LogStore) -> bool {
+    let Some(shared) = &store.config().shared_catalog else { return true };
+    let ttl = store.config().maintenance_interval * 2 + std::time::Duration::from_secs(10);
+    let lease = format!("maintenance/{}", shared.account);
+    shared.metastore.lease(&lease, &shared.node, ttl).unwrap_or_else(|error| {
+        tracing::warn!(%error, "maintenance lease not renewed");
+        false
+    })
+}
+
 /// Flushes when the memtable is due, and runs retention and compaction periodically.
 async fn background(store: Arc<LogStore>, cancel: CancellationToken) {
     let mut flush_tick = tokio::time::interval(std::time::Duration::from_millis(250));
@@ -228,6 +296,9 @@ async fn background(store: Arc<LogStore>, cancel: CancellationToken) {
                 }
             }
             _ = maintenance_tick.tick() => {
+                if !holds_maintenance_lease(&store) {
+                    continue;
+                }
                 let now = system_clock()();
                 if let Err(error) = fluoro_store::maintenance::run_once(&store, now).await {
                     tracing::error!(%error, "maintenance failed; will retry");

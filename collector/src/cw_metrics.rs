@@ -40,6 +40,7 @@ pub fn append_error(error: AppendError) -> CwError {
     match error {
         AppendError::Throttled { .. } => CwError::throttling(),
         AppendError::TooManySeries { .. } => CwError::limit_exceeded(error.to_string()),
+        AppendError::NotACollector => CwError::service_unavailable(error.to_string()),
         other => {
             tracing::error!(%other, "metric append failed");
             CwError::internal("The service cannot complete the request.")

@@ -54,6 +54,11 @@ pub(super) fn map_catalog_error(err: CatalogError) -> AwsError {
         CatalogError::StreamExists => {
             AwsError::new(ErrorCode::ResourceAlreadyExists, "The specified log stream already exists")
         }
+        // Another node changed the same rows first; the client's retry sees the outcome.
+        CatalogError::Conflict(detail) => {
+            tracing::info!(detail, "catalog conflict");
+            AwsError::new(ErrorCode::ServiceUnavailable, "A concurrent change won; retry the request.")
+        }
         CatalogError::Storage(detail) => {
             tracing::error!(detail, "catalog failure");
             AwsError::new(ErrorCode::ServiceUnavailable, "The service cannot complete the request.")

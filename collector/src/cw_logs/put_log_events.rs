@@ -122,6 +122,7 @@ impl LogsWriteApi {
                 AppendError::ShuttingDown => {
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service is shutting down.")
                 }
+                error @ AppendError::NotACollector => AwsError::new(ErrorCode::ServiceUnavailable, error.to_string()),
                 other @ (AppendError::Wal(_) | AppendError::TooManySeries { .. }) => {
                     tracing::error!(%other, "append failed");
                     AwsError::new(ErrorCode::ServiceUnavailable, "The service cannot complete the request.")

@@ -70,6 +70,11 @@ impl CwError {
         Self::new("InternalServiceError", Some("InternalServiceFault"), 500, message)
     }
 
+    /// The request reached a node that does not do this (a query-only node asked to ingest).
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new("ServiceUnavailable", Some("ServiceUnavailableFault"), 503, message)
+    }
+
     pub fn throttling() -> Self {
         Self::new("Throttling", None, 400, "Rate exceeded")
     }

@@ -155,6 +155,58 @@ pub struct Alarms {
     wake: tokio::sync::Notify,
 }
 
+/// The alarms, history and outbox as stored.
+fn load(catalog: &fluoro_store::Catalog) -> Result<Inner, CwError> {
+    let mut inner = Inner::default();
+    // Stored alarms passed the checks of their day; a smaller configured minimum period
+    // must not make them unloadable.
+    let rule = PeriodRule { min_period_s: 1 };
+    for (name, bytes) in catalog.docs(ALARM_DOCS).map_err(storage)? {
+        let alarm: Alarm = match serde_json::from_slice(&bytes) {
+            Ok(alarm) => alarm,
+            Err(error) => {
+                tracing::error!(alarm = %name, %error, "unreadable alarm document skipped");
+                continue;
+            }
+        };
+        let compiled = if alarm.composite {
+            model::compile_composite(&alarm.name, &alarm.config).map(Compiled::Composite)
+        } else {
+            model::compile_metric(&alarm.config, rule, alarm.put_ms).map(Compiled::Metric)
+        };
+        match compiled {
+            Ok(compiled) => {
+                inner.generation += 1;
+                let entry = Entry { alarm, compiled: Arc::new(compiled), generation: inner.generation };
+                inner.alarms.insert(name, entry);
+            }
+            Err(error) => tracing::error!(alarm = %name, %error, "stored alarm no longer compiles; skipped"),
+        }
+    }
+    let names: Vec<String> = inner.alarms.keys().cloned().collect();
+    for name in names {
+        inner.link(&name);
+    }
+    for (key, bytes) in catalog.docs(HISTORY_DOCS).map_err(storage)? {
+        if let Ok(item) = serde_json::from_slice(&bytes) {
+            inner.history.insert(key, item);
+        }
+    }
+    // Keys are `<timestamp>-<seq>`: continue after the largest seq stored.
+    inner.history_seq =
+        inner.history.keys().filter_map(|k| k.rsplit('-').next()?.parse::<u64>().ok()).max().unwrap_or(0);
+    for (id, bytes) in catalog.docs(OUTBOX_DOCS).map_err(storage)? {
+        if let Ok(delivery) = serde_json::from_slice(&bytes) {
+            inner.outbox.insert(id, delivery);
+        }
+    }
+    Ok(inner)
+}
+
+/// How long a node's alarm lease lasts without renewal (it renews every round, 250 ms): the
+/// longest evaluation pause when a node is lost.
+const LEASE_TTL: Duration = Duration::from_secs(5);
+
 fn storage(error: impl std::fmt::Display) -> CwError {
     CwError::internal(format!("alarm storage failed: {error}"))
 }
@@ -167,50 +219,7 @@ impl Alarms {
         settings: AlarmSettings,
         clock: Clock,
     ) -> Result<Arc<Self>, CwError> {
-        let catalog = store.catalog();
-        let mut inner = Inner::default();
-        // Stored alarms passed the checks of their day; a smaller configured minimum period
-        // must not make them unloadable.
-        let rule = PeriodRule { min_period_s: 1 };
-        for (name, bytes) in catalog.docs(ALARM_DOCS).map_err(storage)? {
-            let alarm: Alarm = match serde_json::from_slice(&bytes) {
-                Ok(alarm) => alarm,
-                Err(error) => {
-                    tracing::error!(alarm = %name, %error, "unreadable alarm document skipped");
-                    continue;
-                }
-            };
-            let compiled = if alarm.composite {
-                model::compile_composite(&alarm.name, &alarm.config).map(Compiled::Composite)
-            } else {
-                model::compile_metric(&alarm.config, rule, alarm.put_ms).map(Compiled::Metric)
-            };
-            match compiled {
-                Ok(compiled) => {
-                    inner.generation += 1;
-                    let entry = Entry { alarm, compiled: Arc::new(compiled), generation: inner.generation };
-                    inner.alarms.insert(name, entry);
-                }
-                Err(error) => tracing::error!(alarm = %name, %error, "stored alarm no longer compiles; skipped"),
-            }
-        }
-        let names: Vec<String> = inner.alarms.keys().cloned().collect();
-        for name in names {
-            inner.link(&name);
-        }
-        for (key, bytes) in catalog.docs(HISTORY_DOCS).map_err(storage)? {
-            if let Ok(item) = serde_json::from_slice(&bytes) {
-                inner.history.insert(key, item);
-            }
-        }
-        // Keys are `<timestamp>-<seq>`: continue after the largest seq stored.
-        inner.history_seq =
-            inner.history.keys().filter_map(|k| k.rsplit('-').next()?.parse::<u64>().ok()).max().unwrap_or(0);
-        for (id, bytes) in catalog.docs(OUTBOX_DOCS).map_err(storage)? {
-            if let Ok(delivery) = serde_json::from_slice(&bytes) {
-                inner.outbox.insert(id, delivery);
-            }
-        }
+        let inner = load(store.catalog())?;
         Ok(Arc::new(Self {
             settings,
             store,
@@ -234,13 +243,45 @@ impl Alarms {
         format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", self.settings.region, self.settings.account_id)
     }
 
-    /// Runs evaluation rounds and deliveries until `shutdown` resolves.
+    /// Replaces the in-memory alarms, history and outbox with what is stored now (a shared
+    /// metastore: another node changed them). Evaluation ends and deliveries in flight stay.
+    pub fn reload(&self) -> Result<(), CwError> {
+        let mut fresh = load(self.store.catalog())?;
+        let mut inner = self.inner.lock();
+        // Generations only grow, so an evaluation started before the reload never applies to
+        // an alarm that changed meanwhile.
+        for entry in fresh.alarms.values_mut() {
+            entry.generation += inner.generation;
+        }
+        fresh.generation += inner.generation;
+        fresh.evaluated = std::mem::take(&mut inner.evaluated);
+        fresh.in_flight = std::mem::take(&mut inner.in_flight);
+        *inner = fresh;
+        Ok(())
+    }
+
+    /// Changes to the stored alarm documents that this node's catalog has seen.
+    fn stored_version(&self) -> u64 {
+        let catalog = self.store.catalog();
+        [ALARM_DOCS, HISTORY_DOCS, OUTBOX_DOCS].iter().map(|kind| catalog.doc_version(kind)).sum()
+    }
+
+    /// Runs evaluation rounds and deliveries until `shutdown` resolves. With a shared
+    /// metastore only the node holding the account's alarm lease evaluates and delivers; the
+    /// others keep their copy current, and one of them takes over (outbox included) once the
+    /// holder stops renewing.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        let shared = self.store.config().shared_catalog.clone();
+        let lease_name = format!("alarms/{}", self.settings.account_id);
+        let holding = Arc::new(std::sync::atomic::AtomicBool::new(shared.is_none()));
         let deliveries = tokio::spawn({
             let this = self.clone();
+            let holding = holding.clone();
             async move {
                 loop {
-                    this.deliver_due();
+                    if holding.load(std::sync::atomic::Ordering::Relaxed) {
+                        this.deliver_due();
+                    }
                     tokio::select! {
                         () = this.wake.notified() => {}
                         () = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -251,8 +292,30 @@ impl Alarms {
         let rounds = async {
             let mut interval = tokio::time::interval(Duration::from_millis(250));
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut seen = self.stored_version();
             loop {
                 interval.tick().await;
+                if let Some(shared) = &shared {
+                    let held = shared.metastore.lease(&lease_name, &shared.node, LEASE_TTL);
+                    let held = held.unwrap_or_else(|error| {
+                        tracing::warn!(%error, "alarm lease not renewed");
+                        false
+                    });
+                    let was = holding.swap(held, std::sync::atomic::Ordering::Relaxed);
+                    let version = self.stored_version();
+                    if held != was || version != seen {
+                        seen = version;
+                        if held && !was {
+                            tracing::info!(lease = lease_name, "this node evaluates the alarms now");
+                        }
+                        if let Err(error) = self.reload() {
+                            tracing::error!(%error, "alarms not reloaded");
+                        }
+                    }
+                    if !held {
+                        continue;
+                    }
+                }
                 self.tick(self.now()).await;
             }
         };
@@ -261,6 +324,12 @@ impl Alarms {
             () = rounds => {}
         }
         deliveries.abort();
+        if let Some(shared) = &shared
+            && holding.load(std::sync::atomic::Ordering::Relaxed)
+            && let Err(error) = shared.metastore.release(&lease_name, &shared.node)
+        {
+            tracing::warn!(%error, "alarm lease not released");
+        }
     }
 
     /// One round at `now_ms`: suppression timers, then every metric alarm whose evaluation
