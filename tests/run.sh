@@ -2,7 +2,7 @@
 # The whole test suite: formatting, lints, the dependency-direction check, Rust unit and
 # property tests, then the end-to-end tests that drive the real binary with boto3, the aws CLI,
 # the SDKs and (for the web UI) Playwright in Debian's Chromium. Installs what it needs on first
-# use (a Python venv, Debian's chromium package; the UI's npm packages are installed by
+# use (a Python venv, Debian's chromium and postgresql packages; the UI's npm packages are installed by
 # ui/build.rs); keeps build output in $CARGO_TARGET_DIR (default ~/.cache/fluoro/target) so
 # reruns are incremental.
 set -euo pipefail
@@ -31,6 +31,21 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build (binary for end-to-end tests)"
 cargo build --bin fluoro
 
+# Installs a Debian package (as root, or through sudo) unless `$1` says it is there.
+apt_install() {
+  local present="$1"; shift
+  if eval "$present" >/dev/null 2>&1; then return; fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null; }
+}
+
+step "PostgreSQL for the shared-metastore tests (Debian's package)"
+apt_install "ls /usr/lib/postgresql/*/bin/initdb" postgresql
+ls -d /usr/lib/postgresql/*/bin
+
 step "cargo test (unit, property and golden tests)"
 cargo test --workspace
 
@@ -46,13 +61,7 @@ if ! cmp -s tests/e2e/requirements.txt "$venv/requirements.txt"; then
 fi
 
 step "Chromium for the web UI tests (Debian's package)"
-if ! command -v chromium >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null \
-    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null; }
-fi
+apt_install "command -v chromium" chromium
 chromium --version
 
 step "end-to-end tests"

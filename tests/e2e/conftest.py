@@ -1,11 +1,15 @@
 """Starts the real fluoro binary on free loopback ports with a temporary data directory."""
 
+import glob
 import json
 import os
+import pathlib
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -49,7 +53,8 @@ def distinct_ports():
 class Fluoro:
     """One fluoro process; restartable on the same data directory."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), command="serve"):
+        self.command = command
         self.data_dir = str(data_dir)
         self.extra_args = list(extra_args)
         self.http_port, grpc, otlp_http, xray = distinct_ports()
@@ -79,9 +84,10 @@ class Fluoro:
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
 
-    def sql(self, query, timeout=60):
-        """`POST /api/v1/sql`: (status, decoded answer)."""
-        status, _, body = self.request("POST", "/api/v1/sql", {"query": query}, timeout=timeout)
+    def sql(self, query, timeout=60, limit=None):
+        """`POST /api/v1/sql`: (status, decoded answer); `limit` caps the rows (the server's default is 10,000)."""
+        request = {"query": query} if limit is None else {"query": query, "limit": limit}
+        status, _, body = self.request("POST", "/api/v1/sql", request, timeout=timeout)
         return status, json.loads(body)
 
     def urlopen(self, request, timeout=10):
@@ -91,7 +97,7 @@ class Fluoro:
 
     def start(self, timeout=30):
         args = [
-            FLUORO_BIN, "serve",
+            FLUORO_BIN, self.command,
             "--data-dir", self.data_dir,
             "--http-addr", f"127.0.0.1:{self.http_port}",
             "--otlp-grpc-addr", f"127.0.0.1:{self.ports['otlp_grpc']}",
@@ -158,10 +164,10 @@ class Fluoro:
 def make_fluoro(tmp_path):
     started = []
 
-    def make(extra_args=(), data_dir=None):
+    def make(extra_args=(), data_dir=None, command="serve"):
         d = data_dir or (tmp_path / f"data{len(started)}")
         os.makedirs(d, exist_ok=True)
-        f = Fluoro(d, extra_args)
+        f = Fluoro(d, extra_args, command)
         started.append(f)
         return f
 
@@ -218,3 +224,63 @@ def sampled_recorder(fluoro, xray, service):
     assert wait_until(lambda: metric_value(fluoro, polls) >= 1, timeout=10), "the SDK did not poll the rules"
     time.sleep(0.5)
     return recorder
+
+
+S3_BUCKET = "fluoro-data"
+
+
+@pytest.fixture
+def s3_server(tmp_path):
+    """moto's S3 server on a free loopback port with bucket `S3_BUCKET`: (endpoint, boto3 client)."""
+    port = free_port()
+    log = open(tmp_path / "moto.log", "wb")
+    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    endpoint = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    assert wait_until(up, timeout=30), "moto_server did not start"
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="minio",
+                      aws_secret_access_key="minio-secret")
+    s3.create_bucket(Bucket=S3_BUCKET)
+    yield endpoint, s3
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+def postgres_bin():
+    """The newest /usr/lib/postgresql/*/bin (Debian's postgresql package; tests/run.sh installs it)."""
+    if os.environ.get("FLUORO_PG_BIN"):
+        return os.environ["FLUORO_PG_BIN"]
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    assert found, "PostgreSQL is not installed (Debian's postgresql package)"
+    return os.path.dirname(found[-1])
+
+
+def run_as_postgres(*args):
+    """The server refuses to run as root: as root, run its programs as the `postgres` user."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(prefix + list(args), check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def postgres():
+    """A throwaway PostgreSQL cluster on a free loopback port: its URL. Its directory is made
+    directly in /tmp: the server's user cannot enter pytest's private temporary tree."""
+    bindir = postgres_bin()
+    root = pathlib.Path(tempfile.mkdtemp(prefix="fluoro-pg"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    run_as_postgres(f"{bindir}/initdb", "-D", str(data), "-U", "fluoro", "--auth=trust", "-E", "UTF8", "--no-sync")
+    port = free_port()
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run_as_postgres(f"{bindir}/pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    yield f"postgres://fluoro@127.0.0.1:{port}/postgres"
+    run_as_postgres(f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+    shutil.rmtree(root, ignore_errors=True)

@@ -14,31 +14,8 @@ import pytest
 
 from conftest import free_port, metric_value, now_ms, wait_until
 
-BUCKET = "fluoro-data"
+from conftest import S3_BUCKET as BUCKET
 PREFIX = "team-a"
-
-
-@pytest.fixture
-def s3_server(tmp_path):
-    port = free_port()
-    log = open(tmp_path / "moto.log", "wb")
-    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
-    endpoint = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-
-    assert wait_until(up, timeout=30), "moto_server did not start"
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="minio",
-                      aws_secret_access_key="minio-secret")
-    s3.create_bucket(Bucket=BUCKET)
-    yield endpoint, s3
-    proc.kill()
-    proc.wait(timeout=10)
 
 
 def s3_config(tmp_path, endpoint, bucket=BUCKET):
