@@ -5,6 +5,7 @@
 
 mod alarms;
 mod client;
+mod cluster;
 mod metrics;
 mod otlp_logs;
 mod sigv4;
@@ -49,6 +50,9 @@ enum Bench {
     Correlation(otlp_logs::CorrelationArgs),
     /// In-process: SigV4 verification per request, by body size.
     Sigv4(sigv4::SigV4Args),
+    /// Ingest spread over running collectors, and freshness on a query node (bench/cluster.py
+    /// starts them).
+    Cluster(cluster::ClusterArgs),
 }
 
 #[derive(clap::Args)]
@@ -101,6 +105,7 @@ fn main() -> anyhow::Result<()> {
         Bench::OtlpLogs(args) => tokio::runtime::Runtime::new()?.block_on(otlp_logs::run(args)),
         Bench::Correlation(args) => otlp_logs::correlation(args),
         Bench::Sigv4(args) => sigv4::run(args),
+        Bench::Cluster(args) => tokio::runtime::Runtime::new()?.block_on(cluster::run(args)),
     }
 }
 
@@ -145,22 +150,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
         let (client, next, bodies, throttled) = (client.clone(), next.clone(), bodies.clone(), throttled.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { return Ok::<_, anyhow::Error>(()) };
-                loop {
-                    match client.call_raw("PutLogEvents", body.clone()).await? {
-                        (200, _) => break,
-                        (_, reply) if reply.contains("ThrottlingException") => {
-                            throttled.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        (status, reply) => bail!("PutLogEvents failed with {status}: {reply}"),
-                    }
-                }
-            }
-        }));
+        tasks.push(tokio::spawn(put_batches(client, next, bodies, throttled)));
     }
     for task in tasks {
         task.await??;
@@ -230,6 +220,30 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     search_figures(&server.client, &groups).await?;
     drop(server);
     Ok(())
+}
+
+/// One ingest client: sends the next unsent PutLogEvents body until none is left, retrying a
+/// throttled one after 20 ms (counted in `throttled`).
+async fn put_batches(
+    client: AwsJsonClient,
+    next: Arc<AtomicUsize>,
+    bodies: Arc<Vec<bytes::Bytes>>,
+    throttled: Arc<AtomicU64>,
+) -> anyhow::Result<()> {
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(body) = bodies.get(i) else { return Ok(()) };
+        loop {
+            match client.call_raw("PutLogEvents", body.clone()).await? {
+                (200, _) => break,
+                (_, reply) if reply.contains("ThrottlingException") => {
+                    throttled.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                (status, reply) => bail!("PutLogEvents failed with {status}: {reply}"),
+            }
+        }
+    }
 }
 
 /// FilterLogEvents latencies: the rare term over every group, and the common term.
