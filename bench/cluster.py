@@ -45,29 +45,55 @@ def wait_http(url, timeout=60):
     raise RuntimeError(f"{url} did not answer")
 
 
-def run_configuration(args, collectors):
-    root = pathlib.Path(tempfile.mkdtemp(prefix="fluoro-cluster-bench"))
-    procs = []
-    bindir = os.path.dirname(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1])
-    pg = root / "pg"
-    pg.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(pg, "postgres")
-    try:
-        as_postgres(f"{bindir}/initdb", "-D", str(pg / "data"), "-U", "fluoro", "--auth=trust", "--no-sync")
+def postgres_bin():
+    return os.path.dirname(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1])
+
+
+class Infrastructure:
+    """A throwaway PostgreSQL cluster and moto's S3 server with bucket `bench`, under `root`;
+    `config` is a TOML file naming both."""
+
+    def __init__(self, args, root):
+        self.procs, self.root = [], root
+        self.bindir = postgres_bin()
+        self.pg = root / "pg"
+        self.pg.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(self.pg, "postgres")
+        as_postgres(f"{self.bindir}/initdb", "-D", str(self.pg / "data"), "-U", "fluoro", "--auth=trust", "--no-sync")
         pg_port = free_port()
-        as_postgres(f"{bindir}/pg_ctl", "-D", str(pg / "data"), "-l", str(pg / "log"), "-w", "start", "-o",
-                    f"-p {pg_port} -k {pg} -c listen_addresses=127.0.0.1")
+        as_postgres(f"{self.bindir}/pg_ctl", "-D", str(self.pg / "data"), "-l", str(self.pg / "log"), "-w", "start",
+                    "-o", f"-p {pg_port} -k {self.pg} -c listen_addresses=127.0.0.1")
         s3_port = free_port()
-        procs.append(subprocess.Popen([args.moto, "-H", "127.0.0.1", "-p", str(s3_port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.procs.append(subprocess.Popen([args.moto, "-H", "127.0.0.1", "-p", str(s3_port)],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(f"http://127.0.0.1:{s3_port}/")
         urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{s3_port}/bench", method="PUT"))
-        config = root / "cluster.toml"
-        config.write_text(
+        self.config = root / "cluster.toml"
+        self.config.write_text(
             f'metastore = "postgres://fluoro@127.0.0.1:{pg_port}/postgres"\n'
             f'[s3]\nbucket = "bench"\nendpoint = "http://127.0.0.1:{s3_port}"\n'
             'access_key_id = "bench"\nsecret_access_key = "bench-secret"\n')
+
+    def stop(self):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+        if (self.pg / "data").exists():
+            as_postgres(f"{self.bindir}/pg_ctl", "-D", str(self.pg / "data"), "-m", "immediate", "stop")
+
+
+def start_infrastructure(args, root):
+    return Infrastructure(args, root)
+
+
+def run_configuration(args, collectors):
+    root = pathlib.Path(tempfile.mkdtemp(prefix="fluoro-cluster-bench"))
+    procs = []
+    infra = None
+    try:
+        infra = start_infrastructure(args, root)
+        config = infra.config
         ports = []
         for n, role in enumerate(["collector"] * collectors + ["query"]):
             http = free_port()
@@ -86,8 +112,8 @@ def run_configuration(args, collectors):
         for proc in procs:
             proc.kill()
             proc.wait()
-        if (pg / "data").exists():
-            as_postgres(f"{bindir}/pg_ctl", "-D", str(pg / "data"), "-m", "immediate", "stop")
+        if infra:
+            infra.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

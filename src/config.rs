@@ -160,6 +160,85 @@ pub struct ServeArgs {
     /// Milliseconds between a node's catch-ups with the metastore [default: 500].
     #[arg(long, env = "FLUORO_CATALOG_REFRESH_MS")]
     pub catalog_refresh_ms: Option<u64>,
+    /// A Ballista scheduler (`df://host:port`, started with `fluoro ballista-scheduler`) that
+    /// runs large Insights and SQL queries on its executors; needs the data files in a bucket.
+    #[arg(long, env = "FLUORO_BALLISTA")]
+    pub ballista: Option<String>,
+    /// Queries whose data files hold at least this many bytes go to the Ballista scheduler
+    /// [default: 268435456].
+    #[arg(long, env = "FLUORO_BALLISTA_MIN_BYTES")]
+    pub ballista_min_bytes: Option<u64>,
+}
+
+/// Flags of `fluoro ballista-scheduler` and `fluoro ballista-executor`: the bucket (as for
+/// `fluoro serve`, from the flags or the `[s3]` table of the same TOML file) and the memory.
+#[derive(Debug, Args, Default)]
+pub struct WorkerArgs {
+    /// TOML configuration file: its `[s3]` table and `query_memory_bytes` are read.
+    #[arg(long, env = "FLUORO_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "FLUORO_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    #[arg(long, env = "FLUORO_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "FLUORO_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Memory the running tasks may hold for sorts, aggregations and joins [default: 1 GiB].
+    #[arg(long, env = "FLUORO_QUERY_MEMORY_BYTES")]
+    pub query_memory_bytes: Option<usize>,
+}
+
+/// What a Ballista worker reads and may hold.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub s3: fluoro_store::S3Objects,
+    pub memory_bytes: usize,
+}
+
+impl WorkerArgs {
+    pub fn resolve(self) -> anyhow::Result<WorkerSettings> {
+        let file = read_file(self.config.as_deref())?;
+        let region = file.region.clone().unwrap_or_else(|| "us-east-1".into());
+        let s3 =
+            s3_objects(file.s3.unwrap_or_default(), self.s3_bucket, None, self.s3_endpoint, self.s3_region, &region)?
+                .context("a Ballista worker reads the data files from a bucket: set --s3-bucket")?;
+        let memory_bytes = self.query_memory_bytes.or(file.query_memory_bytes).unwrap_or(1 << 30).max(1 << 20);
+        Ok(WorkerSettings { s3, memory_bytes })
+    }
+}
+
+fn read_file(path: Option<&std::path::Path>) -> anyhow::Result<FileConfig> {
+    match path {
+        None => Ok(FileConfig::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        }
+    }
+}
+
+/// The bucket from the flags (first) and the `[s3]` table; `None` without a bucket.
+fn s3_objects(
+    file: S3File,
+    bucket: Option<String>,
+    prefix: Option<String>,
+    endpoint: Option<String>,
+    bucket_region: Option<String>,
+    region: &str,
+) -> anyhow::Result<Option<fluoro_store::S3Objects>> {
+    let Some(bucket) = bucket.or(file.bucket) else { return Ok(None) };
+    let (access_key_id, secret_access_key) = (file.access_key_id, file.secret_access_key);
+    if access_key_id.is_some() != secret_access_key.is_some() {
+        bail!("s3.access_key_id and s3.secret_access_key go together");
+    }
+    Ok(Some(fluoro_store::S3Objects {
+        bucket,
+        prefix: prefix.or(file.prefix).unwrap_or_default().trim_matches('/').to_owned(),
+        endpoint: endpoint.or(file.endpoint),
+        region: bucket_region.or(file.region).unwrap_or_else(|| region.to_owned()),
+        access_key_id,
+        secret_access_key,
+    }))
 }
 
 /// What a process does.
@@ -223,6 +302,8 @@ struct FileConfig {
     metastore: Option<String>,
     node_id: Option<String>,
     catalog_refresh_ms: Option<u64>,
+    ballista: Option<String>,
+    ballista_min_bytes: Option<u64>,
     /// `[[access_keys]]` with `id` and `secret`.
     #[serde(default)]
     access_keys: Vec<AccessKeyFile>,
@@ -287,6 +368,8 @@ pub struct Settings {
     pub role: Role,
     /// Set when the catalog is in a shared metastore.
     pub cluster: Option<Cluster>,
+    /// Set when large queries run on a Ballista cluster.
+    pub ballista: Option<fluoro_query::distributed::Cluster>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,13 +383,7 @@ struct AccessKeyFile {
 
 impl ServeArgs {
     pub fn resolve(self, role: Role) -> anyhow::Result<Settings> {
-        let file: FileConfig = match &self.config {
-            None => FileConfig::default(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
-            }
-        };
+        let file = read_file(self.config.as_deref())?;
         let addr = |s: &str| s.parse::<SocketAddr>().expect("valid default address");
         let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("fluoro-data"));
         let mut store = fluoro_store::StoreConfig::new(data_dir);
@@ -363,20 +440,22 @@ impl ServeArgs {
         check_account_id(&account_id)?;
         let region = self.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
         let s3 = file.s3.unwrap_or_default();
-        if let Some(bucket) = self.s3_bucket.or(s3.bucket) {
-            let (access_key_id, secret_access_key) = (s3.access_key_id, s3.secret_access_key);
-            if access_key_id.is_some() != secret_access_key.is_some() {
-                bail!("s3.access_key_id and s3.secret_access_key go together");
-            }
-            store.objects = fluoro_store::Objects::S3(fluoro_store::S3Objects {
-                bucket,
-                prefix: self.s3_prefix.or(s3.prefix).unwrap_or_default().trim_matches('/').to_owned(),
-                endpoint: self.s3_endpoint.or(s3.endpoint),
-                region: self.s3_region.or(s3.region).unwrap_or_else(|| region.clone()),
-                access_key_id,
-                secret_access_key,
-            });
+        if let Some(s3) = s3_objects(s3, self.s3_bucket, self.s3_prefix, self.s3_endpoint, self.s3_region, &region)? {
+            store.objects = fluoro_store::Objects::S3(s3);
         }
+        let ballista = match self.ballista.or(file.ballista).filter(|url| !url.is_empty()) {
+            None => None,
+            Some(_) if store.objects == fluoro_store::Objects::Local => {
+                bail!("distributed queries read the data files from a bucket: set --s3-bucket with --ballista")
+            }
+            Some(scheduler) => {
+                if !scheduler.starts_with("df://") {
+                    bail!("--ballista is the scheduler's df://host:port, got {scheduler:?}");
+                }
+                let min_bytes = self.ballista_min_bytes.or(file.ballista_min_bytes).unwrap_or(256 << 20);
+                Some(fluoro_query::distributed::Cluster { scheduler, min_bytes })
+            }
+        };
         let cluster = match metastore_url {
             None if role != Role::All => bail!("fluoro collector and fluoro query need --metastore"),
             None => None,
@@ -512,6 +591,7 @@ impl ServeArgs {
             access_keys,
             role,
             cluster,
+            ballista,
         })
     }
 }

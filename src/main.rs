@@ -3,6 +3,7 @@
 //! then a final flush of each store).
 
 mod auth;
+mod ballista;
 mod cloudwatch;
 mod config;
 mod http;
@@ -37,6 +38,11 @@ enum Command {
     /// A query node of a multi-node deployment: the AWS read APIs, the native API and the UI
     /// over the shared catalog and bucket; ingest is refused, and only the HTTP port listens.
     Query(config::ServeArgs),
+    /// Apache DataFusion Ballista's scheduler, for query nodes' large queries (--ballista):
+    /// it plans them into stages and hands the tasks to its executors.
+    BallistaScheduler(ballista::SchedulerArgs),
+    /// A Ballista executor: runs query stages over the data files in the bucket.
+    BallistaExecutor(ballista::ExecutorArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,9 +57,18 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => (args, config::Role::All),
         Command::Collector(args) => (args, config::Role::Collector),
         Command::Query(args) => (args, config::Role::Query),
+        Command::BallistaScheduler(args) => return runtime()?.block_on(ballista::scheduler(args)),
+        Command::BallistaExecutor(args) => return runtime()?.block_on(ballista::executor(args)),
     };
     let settings = args.resolve(role)?;
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(settings))
+    if let Some(cluster) = &settings.ballista {
+        fluoro_query::distributed::configure(cluster.clone());
+    }
+    runtime()?.block_on(serve(settings))
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }
 
 async fn serve(settings: config::Settings) -> anyhow::Result<()> {

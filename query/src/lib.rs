@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod cw_logs;
 pub mod cw_metrics;
+pub mod distributed;
 mod events;
 pub mod insights;
 pub mod live_tail;

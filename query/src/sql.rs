@@ -176,7 +176,11 @@ pub async fn execute(
     frame: datafusion::dataframe::DataFrame,
     mut on_batch: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let mut stream = frame.execute_stream().await?;
+    let (state, plan) = frame.into_parts();
+    let mut stream = match crate::distributed::try_execute(&state, &plan).await? {
+        Some(stream) => stream,
+        None => datafusion::dataframe::DataFrame::new(state, plan).execute_stream().await?,
+    };
     while let Some(batch) = stream.next().await {
         on_batch(&batch?)?;
     }

@@ -27,6 +27,13 @@ pub struct S3Objects {
     pub secret_access_key: Option<String>,
 }
 
+impl S3Objects {
+    /// The key prefix of the store's data files: `<prefix>/objects`.
+    pub fn objects_prefix(&self) -> String {
+        if self.prefix.is_empty() { "objects".to_owned() } else { format!("{}/objects", self.prefix) }
+    }
+}
+
 impl std::fmt::Debug for S3Objects {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("S3Objects")

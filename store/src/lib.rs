@@ -29,14 +29,14 @@ mod writer;
 
 pub use catalog::{Catalog, CatalogError, CatalogState, DocChange, EventStats, FileMeta, GroupMeta, StreamMeta};
 pub use config::{Objects, S3Objects, SharedCatalog, StoreConfig};
-pub use log_store::{AppendError, LogStore, StoreError};
+pub use log_store::{AppendError, LogStore, StoreError, s3_bucket};
 pub use memtable::{MetricBatch, PreparedBatch, SpanBatch};
 pub use metastore::Metastore;
 pub use metric_filters::{ActiveFilter, GroupFilters, MetricFilters, Series};
 pub use metric_series::{SeriesInfo, SeriesRegistry};
 pub use metrics::Metrics;
 pub use service_map::MapView;
-pub use table::{LogSnapshot, LogTable, OBJECT_STORE_URL};
+pub use table::{FileLocation, LogSnapshot, LogTable, OBJECT_STORE_URL};
 pub use traces::{TraceDocuments, TraceTimes};
 pub use wal::SpanRow;
 pub use writer::LiveEvents;

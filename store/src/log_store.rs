@@ -18,7 +18,7 @@ use crate::config::StoreConfig;
 use crate::memtable::{MemTable, MetricBatch, PreparedBatch, SpanBatch};
 use crate::metric_series::SeriesRegistry;
 use crate::metrics::Metrics;
-use crate::table::{LogSnapshot, OBJECT_STORE_URL};
+use crate::table::{FileLocation, LogSnapshot, OBJECT_STORE_URL};
 use crate::wal::{self, Wal};
 use crate::writer::{self, Command, WriterState};
 
@@ -163,6 +163,18 @@ impl LogStore {
         &self.metrics
     }
 
+    /// Where another process finds this store's data files: the bucket as an object store
+    /// URL and the key prefix they sit under (`None` for a local data directory, which only this
+    /// process reads).
+    pub fn bucket(&self) -> Option<FileLocation> {
+        match &self.config.objects {
+            crate::config::Objects::S3(s3) => {
+                Some(FileLocation { url: format!("s3://{}/", s3.bucket), prefix: s3.objects_prefix() })
+            }
+            crate::config::Objects::Local => None,
+        }
+    }
+
     pub fn config(&self) -> &StoreConfig {
         &self.config
     }
@@ -268,7 +280,7 @@ impl LogStore {
                 .cloned()
                 .collect()
         });
-        LogSnapshot { batches: mem.metric_batches(), files, selections: Default::default() }
+        LogSnapshot { batches: mem.metric_batches(), files, selections: Default::default(), bucket: self.bucket() }
     }
 
     pub(crate) fn service_map(&self) -> &crate::service_map::ServiceMap {
@@ -317,7 +329,7 @@ impl LogStore {
         });
         // Memtable chunks mix groups; the group predicate of the query filters them.
         let batches = mem.batches();
-        LogSnapshot { batches, files, selections: Default::default() }
+        LogSnapshot { batches, files, selections: Default::default(), bucket: self.bucket() }
     }
 
     /// Trace documents that may lie in `[min_ms, max_ms]` (start to end, epoch ms): unflushed
@@ -332,7 +344,7 @@ impl LogStore {
                 .cloned()
                 .collect()
         });
-        LogSnapshot { batches: mem.span_batches(), files, selections: Default::default() }
+        LogSnapshot { batches: mem.span_batches(), files, selections: Default::default(), bucket: self.bucket() }
     }
 
     /// Drops the trace files whose Bloom filter rules out every one of `trace_ids`.
@@ -641,6 +653,13 @@ impl LogStore {
 /// The bucket, with the store's files under `<prefix>/objects/` (the layout of a local data
 /// directory, so stores with nested prefixes never list each other's files).
 fn s3_store(s3: &crate::config::S3Objects) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    let bucket = s3_bucket(s3)?;
+    Ok(Arc::new(object_store::prefix::PrefixStore::new(bucket, s3.objects_prefix().as_str())))
+}
+
+/// The whole bucket of `s3` (its prefix ignored): what a distributed-query worker reads files
+/// of every account's store from.
+pub fn s3_bucket(s3: &crate::config::S3Objects) -> Result<Arc<dyn ObjectStore>, StoreError> {
     let mut builder =
         object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&s3.bucket).with_region(&s3.region);
     if let Some(endpoint) = &s3.endpoint {
@@ -649,9 +668,7 @@ fn s3_store(s3: &crate::config::S3Objects) -> Result<Arc<dyn ObjectStore>, Store
     if let (Some(id), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) {
         builder = builder.with_access_key_id(id).with_secret_access_key(secret);
     }
-    let bucket = builder.build()?;
-    let prefix = if s3.prefix.is_empty() { "objects".to_owned() } else { format!("{}/objects", s3.prefix) };
-    Ok(Arc::new(object_store::prefix::PrefixStore::new(bucket, prefix.as_str())))
+    Ok(Arc::new(builder.build()?))
 }
 
 fn new_session(objects: Arc<dyn ObjectStore>, memory_bytes: usize) -> SessionContext {

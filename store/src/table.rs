@@ -36,6 +36,17 @@ pub struct LogSnapshot {
     pub files: Vec<Arc<FileMeta>>,
     /// Per file id: the only row ranges that can match (from the term index).
     pub selections: HashMap<u64, Vec<Range<u64>>>,
+    /// Where another process reads the files (a store in a bucket).
+    pub bucket: Option<FileLocation>,
+}
+
+/// Where a table's files are read from when not through the store's own object store (a
+/// distributed-query worker): an object store URL registered in the worker's runtime and the
+/// key prefix the files' paths are relative to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileLocation {
+    pub url: String,
+    pub prefix: String,
 }
 
 /// A snapshot as a DataFusion table: log events, or (with `spans`) trace documents.
@@ -43,21 +54,31 @@ pub struct LogSnapshot {
 pub struct LogTable {
     snapshot: LogSnapshot,
     schema: SchemaRef,
+    location: Option<FileLocation>,
 }
 
 impl LogTable {
     pub fn new(snapshot: LogSnapshot) -> Self {
-        Self { snapshot, schema: LOG_SCHEMA.clone() }
+        Self { snapshot, schema: LOG_SCHEMA.clone(), location: None }
     }
 
     /// A snapshot of metric samples (`LogStore::metric_snapshot`).
     pub fn samples(snapshot: LogSnapshot) -> Self {
-        Self { snapshot, schema: fluoro_proto::metrics::schema::SAMPLE_SCHEMA.clone() }
+        Self { snapshot, schema: fluoro_proto::metrics::schema::SAMPLE_SCHEMA.clone(), location: None }
     }
 
     /// A snapshot of trace documents (`LogStore::span_snapshot`).
     pub fn spans(snapshot: LogSnapshot) -> Self {
-        Self { snapshot, schema: fluoro_proto::xray::schema::SPAN_SCHEMA.clone() }
+        Self { snapshot, schema: fluoro_proto::xray::schema::SPAN_SCHEMA.clone(), location: None }
+    }
+
+    /// A snapshot with `schema` whose files are read from `location`.
+    pub fn located(snapshot: LogSnapshot, schema: SchemaRef, location: FileLocation) -> Self {
+        Self { snapshot, schema, location: Some(location) }
+    }
+
+    pub fn snapshot(&self) -> &LogSnapshot {
+        &self.snapshot
     }
 }
 
@@ -91,7 +112,7 @@ impl datafusion::catalog::TableProvider for LogTable {
         if !self.snapshot.files.is_empty() {
             // Footers and page indexes are parsed once per file and kept in the runtime's
             // metadata cache (files never change: a path names one immutable object).
-            let url = ObjectStoreUrl::parse(OBJECT_STORE_URL)?;
+            let url = ObjectStoreUrl::parse(self.location.as_ref().map_or(OBJECT_STORE_URL, |l| l.url.as_str()))?;
             let runtime = state.runtime_env();
             let reader = CachedParquetFileReaderFactory::new(
                 runtime.object_store(&url)?,
@@ -104,11 +125,15 @@ impl datafusion::catalog::TableProvider for LogTable {
                 let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
             }
-            let mut builder = FileScanConfigBuilder::new(ObjectStoreUrl::parse(OBJECT_STORE_URL)?, Arc::new(source))
+            let mut builder = FileScanConfigBuilder::new(url, Arc::new(source))
                 .with_limit(limit)
                 .with_projection_indices(projection.cloned())?;
             for file in &self.snapshot.files {
-                let mut partitioned = PartitionedFile::new(file.path.clone(), file.size_bytes);
+                let path = match &self.location {
+                    Some(location) => format!("{}/{}", location.prefix, file.path),
+                    None => file.path.clone(),
+                };
+                let mut partitioned = PartitionedFile::new(path, file.size_bytes);
                 if let Some(ranges) = self.snapshot.selections.get(&file.id)
                     && !file.row_groups.is_empty()
                 {

@@ -1,9 +1,10 @@
 """A multi-node deployment on loopback: two `fluoro collector` processes and a `fluoro query`
-node over one PostgreSQL metastore and one S3-compatible bucket (moto), all started here. Load
-goes through every ingest path; every acknowledged record is queryable from the query node, also
-from a collector killed mid-load (its WAL replays when it comes back); an Insights and a SQL query
-give the same rows as a single-node fluoro fed the same events; exactly one node delivers each
-alarm notification, and delivery survives the loss of that node."""
+node over one PostgreSQL metastore and one S3-compatible bucket (moto), and a Ballista scheduler
+with two executors running the query node's queries, all started here. Load goes through every
+ingest path; every acknowledged record is queryable from the query node, also from a collector
+killed mid-load (its WAL replays when it comes back); an Insights and a SQL query, run on the
+executors, give the same rows as a single-node fluoro fed the same events; exactly one node
+delivers each alarm notification, and delivery survives the loss of that node."""
 
 import datetime as dt
 import json
@@ -16,7 +17,7 @@ import urllib.request
 import botocore.exceptions
 import pytest
 
-from conftest import S3_BUCKET, free_port, now_ms, postgres_bin, wait_until
+from conftest import FLUORO_BIN, S3_BUCKET, free_port, now_ms, postgres_bin, wait_until
 from test_alarms import Receiver, alarm
 from test_otlp_traces import call_across_two_services, grpc_exporter
 
@@ -31,6 +32,63 @@ def cluster_config(tmp_path, endpoint, metastore, extra=""):
         f'[s3]\nbucket = "{S3_BUCKET}"\nprefix = "cluster"\nendpoint = "{endpoint}"\n'
         'access_key_id = "minio"\nsecret_access_key = "minio-secret"\n')
     return ["--config", str(path)]
+
+
+class Ballista:
+    """`fluoro ballista-scheduler` and `executors` × `fluoro ballista-executor` on free ports,
+    reading the bucket of the cluster's config file."""
+
+    def __init__(self, tmp_path, config, executors=2):
+        self.procs, self.logs = [], []
+        self.port = free_port()
+        self._spawn(tmp_path, "scheduler", ["ballista-scheduler", *config, "--bind", f"127.0.0.1:{self.port}"])
+        self._wait_port(self.port)
+        for n in range(executors):
+            flight, grpc = free_port(), free_port()
+            work = tmp_path / f"executor{n}"
+            work.mkdir()
+            self._spawn(tmp_path, f"executor{n}", [
+                "ballista-executor", *config, "--scheduler", f"127.0.0.1:{self.port}", "--flight-port", str(flight),
+                "--grpc-port", str(grpc), "--concurrent-tasks", "1", "--work-dir", str(work)])
+            self._wait_port(flight)
+        self.url = f"df://127.0.0.1:{self.port}"
+
+    def _spawn(self, tmp_path, name, args):
+        path = tmp_path / f"ballista-{name}.log"
+        self.logs.append(path)
+        self.procs.append(subprocess.Popen([FLUORO_BIN, *args], stdout=open(path, "wb"), stderr=subprocess.STDOUT))
+
+    def _wait_port(self, port):
+        def up():
+            assert all(p.poll() is None for p in self.procs), self.read_logs()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return True
+            except OSError:
+                return False
+        assert wait_until(up, timeout=60), self.read_logs()
+
+    def read_logs(self):
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.logs if p.exists())
+
+    def stop(self):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def ballista_factory(tmp_path):
+    started = []
+
+    def start(config, executors=2):
+        cluster = Ballista(tmp_path, config, executors)
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
 
 
 def post_json(port, path, body, headers=None):
@@ -71,12 +129,15 @@ class Loader:
             batch += 1
 
 
-def test_two_collectors_and_a_query_node(make_fluoro, s3_server, postgres, tmp_path):
+def test_two_collectors_and_a_query_node(make_fluoro, s3_server, postgres, ballista_factory, tmp_path):
     endpoint, _ = s3_server
     config = cluster_config(tmp_path, endpoint, postgres)
     c1 = make_fluoro(config + ["--node-id", "c1"], command="collector").start()
     c2 = make_fluoro(config + ["--node-id", "c2"], command="collector").start()
-    q = make_fluoro(config + ["--node-id", "q"], command="query").start()
+    # The query node sends every query over data files to the Ballista cluster.
+    ballista = ballista_factory(config)
+    q = make_fluoro(config + ["--node-id", "q", "--ballista", ballista.url, "--ballista-min-bytes", "1"],
+                    command="query").start()
     logs_q, logs1, logs2 = q.client("logs"), c1.client("logs"), c2.client("logs")
 
     # The control plane works through any node; names are unique across nodes.
@@ -204,6 +265,11 @@ def test_two_collectors_and_a_query_node(make_fluoro, s3_server, postgres, tmp_p
     sql = (f"SELECT substr(message, 1, 7) AS node, count(*) AS n, min(timestamp) AS first FROM logs "
            f"WHERE log_group = '{GROUP}' AND message LIKE 'node=c%' GROUP BY 1 ORDER BY 1")
     assert q.sql(sql)[1]["rows"] == single.sql(sql)[1]["rows"]
+    # Those ran on the executors: the query node says so, and so do the executors' shuffle files.
+    assert q.read_log().count("query sent to the Ballista cluster") >= 2, q.read_log()
+    # One task at a time each: the stages' tasks went to both executors.
+    for log in ballista.logs[1:]:
+        assert "Execute task" in log.read_text(errors="replace"), ballista.read_logs()
 
 
 def lease_holder(url, name):

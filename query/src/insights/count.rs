@@ -59,6 +59,15 @@ impl CountNode {
     fn id(&self) -> usize {
         Arc::as_ptr(&self.counter) as usize
     }
+
+    /// For a plan run elsewhere: adds what the scan below a scan-counting node (one that sums
+    /// message bytes) reads, from the files' own counts. A node counting matches adds nothing.
+    pub(crate) fn count_scan(&self, rows: u64, bytes: u64) {
+        if self.bytes_column.is_some() {
+            self.counter.rows.fetch_add(rows, Ordering::Relaxed);
+            self.counter.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
 }
 
 impl PartialEq for CountNode {

@@ -6,7 +6,7 @@ pub(crate) mod count;
 pub mod error;
 pub mod manager;
 pub mod parser;
-mod pct;
+pub(crate) mod pct;
 pub mod plan;
 pub mod pointer;
 pub mod run;
@@ -40,9 +40,14 @@ pub fn compile(src: &str, input: &PlanInput) -> Result<Planned, QueryError> {
 pub async fn execute(ctx: &SessionContext, planned: Planned, mut on_rows: impl FnMut(Vec<Row>)) -> Result<()> {
     let state = count::session_state(ctx);
     let began = std::time::Instant::now();
-    let physical = state.create_physical_plan(&planned.plan).await?;
-    tracing::debug!(physical_plan_ms = began.elapsed().as_secs_f64() * 1e3, "optimized and planned");
-    let mut stream = execute_stream(physical, state.task_ctx())?;
+    let mut stream = match crate::distributed::try_execute(&state, &planned.plan).await? {
+        Some(stream) => stream,
+        None => {
+            let physical = state.create_physical_plan(&planned.plan).await?;
+            tracing::debug!(physical_plan_ms = began.elapsed().as_secs_f64() * 1e3, "optimized and planned");
+            execute_stream(physical, state.task_ctx())?
+        }
+    };
     let names: Vec<Arc<str>> = planned.columns.iter().map(|(name, _, _)| Arc::from(name.as_str())).collect();
     while let Some(batch) = stream.next().await {
         on_rows(render(&batch?, &names, &planned.columns)?);

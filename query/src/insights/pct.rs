@@ -23,6 +23,20 @@ pub fn pct_udaf(p: f64) -> AggregateUDF {
     })
 }
 
+/// The wire form of a `pct` aggregate (its percentile's bits), or `None` for another one.
+pub(crate) fn encode(udaf: &AggregateUDF) -> Option<Vec<u8>> {
+    let rank = (udaf.inner().as_ref() as &dyn std::any::Any).downcast_ref::<NearestRank>()?;
+    Some(rank.p_bits.to_le_bytes().to_vec())
+}
+
+/// Reads back what [`encode`] wrote.
+pub(crate) fn decode(bytes: &[u8]) -> Result<AggregateUDF> {
+    let bits: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| datafusion::error::DataFusionError::Internal("a pct aggregate takes 8 bytes".to_owned()))?;
+    Ok(pct_udaf(f64::from_bits(u64::from_le_bytes(bits))))
+}
+
 impl AggregateUDFImpl for NearestRank {
     fn name(&self) -> &str {
         "insights_pct"

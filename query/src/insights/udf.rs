@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, UInt64Type};
-use datafusion::common::{Result, exec_err};
+use datafusion::common::{DataFusionError, Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion::prelude::Expr;
 use fluoro_proto::fields::{LambdaValue, discover_json, lambda_fields};
@@ -58,6 +58,9 @@ pub enum Op {
     Lookup(Arc<HashMap<u64, String>>),
     /// `(group id, stream id)` → stream name, from the catalog (one lookup per batch).
     StreamNames(CatalogRef),
+    /// `(group id, stream id)` → stream name, from a snapshot (a distributed plan's worker has
+    /// no catalog).
+    StreamMap(Arc<HashMap<u64, HashMap<u64, String>>>),
     /// `(group, stream, seq, timestamp)` → the opaque `@ptr`.
     Pointer,
     /// Text → a template with variable tokens shown as `<*>`.
@@ -102,7 +105,7 @@ impl std::fmt::Debug for CatalogRef {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum IpCheck {
     Any,
     V4,
@@ -114,10 +117,11 @@ pub enum IpCheck {
 
 #[derive(Debug)]
 pub struct InsightsUdf {
-    name: &'static str,
+    name: String,
     key: String,
     op: Op,
     ret: DataType,
+    arity: usize,
     signature: Signature,
 }
 
@@ -138,17 +142,181 @@ impl Hash for InsightsUdf {
 impl InsightsUdf {
     /// The call `op(args)`; `key` must tell apart ops whose parameters differ.
     pub fn call(name: &'static str, key: String, op: Op, ret: DataType, args: Vec<Expr>) -> Expr {
-        let udf = Self {
-            name,
-            key: format!("{name}:{key}"),
-            op,
-            ret,
-            signature: Signature::any(args.len(), Volatility::Immutable),
-        };
-        let udf =
-            if args.is_empty() { Self { signature: Signature::nullary(Volatility::Immutable), ..udf } } else { udf };
-        ScalarUDF::new_from_impl(udf).call(args)
+        Self::udf(name.to_owned(), format!("{name}:{key}"), op, ret, args.len()).call(args)
     }
+
+    fn udf(name: String, key: String, op: Op, ret: DataType, arity: usize) -> ScalarUDF {
+        let signature = if arity == 0 {
+            Signature::nullary(Volatility::Immutable)
+        } else {
+            Signature::any(arity, Volatility::Immutable)
+        };
+        ScalarUDF::new_from_impl(Self { name, key, op, ret, arity, signature })
+    }
+
+    /// The function in the wire form of a distributed plan (`decode` reads it back). A
+    /// catalog lookup travels as a snapshot of the stream names.
+    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+        let op = match &self.op {
+            Op::ToNum => OpWire::ToNum,
+            Op::FormatNumber => OpWire::FormatNumber,
+            Op::FormatTimestamp => OpWire::FormatTimestamp,
+            Op::JsonText => OpWire::JsonText,
+            Op::NaturalKey => OpWire::NaturalKey,
+            Op::Compare => OpWire::Compare,
+            Op::DateRound { millis, months, ceil } => {
+                OpWire::DateRound { millis: *millis, months: *months, ceil: *ceil }
+            }
+            Op::Discover { fields, lambda_groups } => OpWire::Discover {
+                fields: fields.iter().map(|(n, t)| Ok((n.clone(), wire_type(t)?))).collect::<Result<_>>()?,
+                lambda_groups: lambda_groups.iter().copied().collect(),
+            },
+            Op::Parse { regex, names, groups } => {
+                OpWire::Parse { regex: regex.as_str().to_owned(), names: names.clone(), groups: groups.clone() }
+            }
+            Op::Glob { glob, names } => OpWire::Glob { glob: glob.source.clone(), names: names.clone() },
+            Op::Ip(check) => OpWire::Ip(*check),
+            Op::JsonParse => OpWire::JsonParse,
+            Op::JsonGet(path) => OpWire::JsonGet(path.clone()),
+            Op::JsonList => OpWire::JsonList,
+            Op::Lookup(names) => OpWire::Lookup(names.iter().map(|(k, v)| (*k, v.clone())).collect()),
+            Op::StreamNames(catalog) => OpWire::StreamMap(catalog.0.read(|state| {
+                state
+                    .streams
+                    .iter()
+                    .flat_map(|(g, streams)| streams.values().map(|m| (*g, m.id, m.name.clone())))
+                    .collect()
+            })),
+            Op::StreamMap(names) => OpWire::StreamMap(
+                names.iter().flat_map(|(g, streams)| streams.iter().map(|(s, n)| (*g, *s, n.clone()))).collect(),
+            ),
+            Op::Pointer => OpWire::Pointer,
+            Op::PatternTemplate => OpWire::PatternTemplate,
+            Op::Severity => OpWire::Severity,
+            Op::TraceText { xray } => OpWire::TraceText { xray: *xray },
+            Op::SpanText => OpWire::SpanText,
+        };
+        let wire = UdfWire {
+            name: self.name.clone(),
+            key: self.key.clone(),
+            op,
+            ret: wire_type(&self.ret)?,
+            arity: self.arity,
+        };
+        serde_json::to_vec(&wire).map_err(|e| DataFusionError::Internal(format!("encoding {}: {e}", self.name)))
+    }
+
+    /// Reads back what [`Self::encode`] wrote.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<ScalarUDF> {
+        let wire: UdfWire = serde_json::from_slice(bytes)
+            .map_err(|e| DataFusionError::Internal(format!("decoding an Insights function: {e}")))?;
+        let op = match wire.op {
+            OpWire::ToNum => Op::ToNum,
+            OpWire::FormatNumber => Op::FormatNumber,
+            OpWire::FormatTimestamp => Op::FormatTimestamp,
+            OpWire::JsonText => Op::JsonText,
+            OpWire::NaturalKey => Op::NaturalKey,
+            OpWire::Compare => Op::Compare,
+            OpWire::DateRound { millis, months, ceil } => Op::DateRound { millis, months, ceil },
+            OpWire::Discover { fields, lambda_groups } => Op::Discover {
+                fields: fields.into_iter().map(|(n, t)| Ok((n, read_type(&t)?))).collect::<Result<_>>()?,
+                lambda_groups: Arc::new(lambda_groups.into_iter().collect()),
+            },
+            OpWire::Parse { regex, names, groups } => Op::Parse {
+                regex: Regex::new(&regex).map_err(|e| DataFusionError::Internal(format!("decoding a parse: {e}")))?,
+                names,
+                groups,
+            },
+            OpWire::Glob { glob, names } => Op::Glob { glob: GlobMatcher::new(&glob), names },
+            OpWire::Ip(check) => Op::Ip(check),
+            OpWire::JsonParse => Op::JsonParse,
+            OpWire::JsonGet(path) => Op::JsonGet(path),
+            OpWire::JsonList => Op::JsonList,
+            OpWire::Lookup(names) => Op::Lookup(Arc::new(names.into_iter().collect())),
+            OpWire::StreamMap(names) => {
+                let mut map: HashMap<u64, HashMap<u64, String>> = HashMap::new();
+                for (g, s, name) in names {
+                    map.entry(g).or_default().insert(s, name);
+                }
+                Op::StreamMap(Arc::new(map))
+            }
+            OpWire::Pointer => Op::Pointer,
+            OpWire::PatternTemplate => Op::PatternTemplate,
+            OpWire::Severity => Op::Severity,
+            OpWire::TraceText { xray } => Op::TraceText { xray },
+            OpWire::SpanText => Op::SpanText,
+        };
+        Ok(Self::udf(wire.name, wire.key, op, read_type(&wire.ret)?, wire.arity))
+    }
+}
+
+/// The wire form of an [`InsightsUdf`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct UdfWire {
+    name: String,
+    key: String,
+    op: OpWire,
+    /// The return type as DataFusion's protobuf `ArrowType`.
+    ret: Vec<u8>,
+    arity: usize,
+}
+
+/// [`Op`] with its compiled parts as their sources.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum OpWire {
+    ToNum,
+    FormatNumber,
+    FormatTimestamp,
+    JsonText,
+    NaturalKey,
+    Compare,
+    DateRound {
+        millis: i64,
+        months: i64,
+        ceil: bool,
+    },
+    Discover {
+        fields: Vec<(String, Vec<u8>)>,
+        lambda_groups: Vec<u64>,
+    },
+    Parse {
+        regex: String,
+        names: Vec<String>,
+        groups: Vec<usize>,
+    },
+    Glob {
+        glob: String,
+        names: Vec<String>,
+    },
+    Ip(IpCheck),
+    JsonParse,
+    JsonGet(Vec<String>),
+    JsonList,
+    Lookup(Vec<(u64, String)>),
+    /// `(group id, stream id, name)`.
+    StreamMap(Vec<(u64, u64, String)>),
+    Pointer,
+    PatternTemplate,
+    Severity,
+    TraceText {
+        xray: bool,
+    },
+    SpanText,
+}
+
+/// A data type as DataFusion's protobuf `ArrowType` bytes.
+pub(crate) fn wire_type(data_type: &DataType) -> Result<Vec<u8>> {
+    use prost::Message;
+    let proto = datafusion_proto::protobuf::ArrowType::try_from(data_type)
+        .map_err(|e| DataFusionError::Internal(format!("encoding {data_type}: {e}")))?;
+    Ok(proto.encode_to_vec())
+}
+
+pub(crate) fn read_type(bytes: &[u8]) -> Result<DataType> {
+    use prost::Message;
+    let proto = datafusion_proto::protobuf::ArrowType::decode(bytes)
+        .map_err(|e| DataFusionError::Internal(format!("decoding a data type: {e}")))?;
+    DataType::try_from(&proto).map_err(|e| DataFusionError::Internal(format!("decoding a data type: {e}")))
 }
 
 fn text_array(value: &ColumnarValue, rows: usize) -> Result<StringArray> {
@@ -207,7 +375,7 @@ impl Values {
 
 impl ScalarUDFImpl for InsightsUdf {
     fn name(&self) -> &str {
-        self.name
+        &self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -387,18 +555,28 @@ impl ScalarUDFImpl for InsightsUdf {
                         .collect::<StringArray>(),
                 )
             }
-            Op::StreamNames(catalog) => {
+            Op::StreamNames(_) | Op::StreamMap(_) => {
                 let g = cast(&a[0].to_array(rows)?, &DataType::UInt64)?;
                 let s = cast(&a[1].to_array(rows)?, &DataType::UInt64)?;
                 let (g, s) = (g.as_primitive::<UInt64Type>(), s.as_primitive::<UInt64Type>());
-                let mut wanted: HashMap<u64, HashSet<u64>> = HashMap::new();
-                for i in 0..rows {
-                    if g.is_valid(i) && s.is_valid(i) {
-                        wanted.entry(g.value(i)).or_default().insert(s.value(i));
+                let looked_up: HashMap<u64, HashMap<u64, String>>;
+                let names = match &self.op {
+                    Op::StreamMap(names) => names.as_ref(),
+                    _ => {
+                        let Op::StreamNames(catalog) = &self.op else { unreachable!("matched above") };
+                        let mut wanted: HashMap<u64, HashSet<u64>> = HashMap::new();
+                        for i in 0..rows {
+                            if g.is_valid(i) && s.is_valid(i) {
+                                wanted.entry(g.value(i)).or_default().insert(s.value(i));
+                            }
+                        }
+                        looked_up = wanted
+                            .into_iter()
+                            .map(|(group, ids)| (group, catalog.0.stream_names(group, ids)))
+                            .collect();
+                        &looked_up
                     }
-                }
-                let names: HashMap<u64, HashMap<u64, String>> =
-                    wanted.into_iter().map(|(group, ids)| (group, catalog.0.stream_names(group, ids))).collect();
+                };
                 Arc::new(
                     (0..rows)
                         .map(|i| {
@@ -518,6 +696,8 @@ fn discover(
 /// later occurrence can only leave less text for the parts after it.
 #[derive(Debug)]
 pub struct GlobMatcher {
+    /// The glob as written.
+    source: String,
     parts: Vec<memchr::memmem::Finder<'static>>,
     /// Whether the glob ends with `*` (that capture takes the rest of the text).
     greedy_tail: bool,
@@ -526,7 +706,7 @@ pub struct GlobMatcher {
 impl GlobMatcher {
     pub fn new(glob: &str) -> Self {
         let parts = glob.split('*').map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned()).collect();
-        Self { parts, greedy_tail: glob.ends_with('*') }
+        Self { source: glob.to_owned(), parts, greedy_tail: glob.ends_with('*') }
     }
 
     /// Fills `out` with the byte ranges of the captures; false when the glob does not match.
@@ -733,6 +913,146 @@ mod tests {
             json_get("{\"items\":[{\"sku\":\"A1\"}]}", &["items".into(), "0".into(), "sku".into()]).unwrap(),
             "\"A1\""
         );
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use datafusion::arrow::array::{FixedSizeBinaryArray, UInt64Array};
+    use datafusion::common::config::ConfigOptions;
+    use datafusion::logical_expr::expr::ScalarFunction;
+
+    use super::*;
+
+    /// Calls `udf` on `args` (arrays of one length).
+    fn invoke(udf: &ScalarUDF, args: &[ArrayRef]) -> ArrayRef {
+        let rows = args[0].len();
+        let fields = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Arc::new(Field::new(format!("a{i}"), a.data_type().clone(), true)))
+            .collect::<Vec<_>>();
+        let ret = udf.return_type(&args.iter().map(|a| a.data_type().clone()).collect::<Vec<_>>()).unwrap();
+        let out = udf
+            .invoke_with_args(ScalarFunctionArgs {
+                args: args.iter().map(|a| ColumnarValue::Array(a.clone())).collect(),
+                arg_fields: fields,
+                number_rows: rows,
+                return_field: Arc::new(Field::new("out", ret, true)),
+                config_options: Arc::new(ConfigOptions::default()),
+            })
+            .unwrap();
+        out.to_array(rows).unwrap()
+    }
+
+    fn function(expr: Expr) -> Arc<ScalarUDF> {
+        let Expr::ScalarFunction(ScalarFunction { func, .. }) = expr else { panic!("not a function call") };
+        func
+    }
+
+    /// Each function computes the same after a trip through the wire form a distributed plan
+    /// carries it in.
+    #[test]
+    fn functions_survive_the_wire() {
+        let col = || Expr::Column(datafusion::common::Column::new_unqualified("m"));
+        let messages: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("user=ann took 12 ms {\"a\":{\"b\":[1,2]}}"),
+            Some("user=bob took 7.5 ms"),
+            None,
+            Some("{\"level\":\"error\",\"n\":3}"),
+        ]));
+        let regex = Regex::new("user=(?<user>\\w+) took (?<ms>\\S+)").unwrap();
+        let cases: Vec<(Expr, Vec<ArrayRef>)> = vec![
+            (
+                InsightsUdf::call(
+                    "insights_parse",
+                    "r".into(),
+                    Op::Parse { regex, names: vec!["user".into(), "ms".into()], groups: vec![1, 2] },
+                    DataType::Struct(Fields::from(vec![
+                        Field::new("user", DataType::Utf8, true),
+                        Field::new("ms", DataType::Utf8, true),
+                    ])),
+                    vec![col()],
+                ),
+                vec![messages.clone()],
+            ),
+            (
+                InsightsUdf::call(
+                    "insights_glob",
+                    "g".into(),
+                    Op::Glob { glob: GlobMatcher::new("user=* took *"), names: vec!["u".into(), "rest".into()] },
+                    DataType::Struct(Fields::from(vec![
+                        Field::new("u", DataType::Utf8, true),
+                        Field::new("rest", DataType::Utf8, true),
+                    ])),
+                    vec![col()],
+                ),
+                vec![messages.clone()],
+            ),
+            (
+                InsightsUdf::call(
+                    "insights_json",
+                    "j".into(),
+                    Op::JsonGet(vec!["level".into()]),
+                    DataType::Utf8,
+                    vec![col()],
+                ),
+                vec![messages.clone()],
+            ),
+            (
+                InsightsUdf::call("insights_template", String::new(), Op::PatternTemplate, DataType::Utf8, vec![col()]),
+                vec![messages.clone()],
+            ),
+            (
+                InsightsUdf::call(
+                    "insights_streams",
+                    "s".into(),
+                    Op::StreamMap(Arc::new(HashMap::from([(1, HashMap::from([(7, "seven".to_owned())]))]))),
+                    DataType::Utf8,
+                    vec![col(), col()],
+                ),
+                vec![Arc::new(UInt64Array::from(vec![1, 1, 2])), Arc::new(UInt64Array::from(vec![7, 8, 7]))],
+            ),
+            (
+                InsightsUdf::call(
+                    "insights_lookup",
+                    "l".into(),
+                    Op::Lookup(Arc::new(HashMap::from([(1, "one".to_owned())]))),
+                    DataType::Utf8,
+                    vec![col()],
+                ),
+                vec![Arc::new(UInt64Array::from(vec![1, 2]))],
+            ),
+            (
+                InsightsUdf::call(
+                    "insights_round",
+                    "d".into(),
+                    Op::DateRound { millis: 0, months: 3, ceil: false },
+                    DataType::Int64,
+                    vec![col()],
+                ),
+                vec![Arc::new(Int64Array::from(vec![1714565190000, 0]))],
+            ),
+            (
+                InsightsUdf::call(
+                    "insights_trace",
+                    "x".into(),
+                    Op::TraceText { xray: true },
+                    DataType::Utf8,
+                    vec![col()],
+                ),
+                vec![Arc::new(FixedSizeBinaryArray::try_from_iter([[7u8; 16], [9u8; 16]].into_iter()).unwrap())],
+            ),
+        ];
+        for (expr, args) in cases {
+            let original = function(expr);
+            let insights = (original.inner().as_ref() as &dyn std::any::Any).downcast_ref::<InsightsUdf>().unwrap();
+            let decoded = InsightsUdf::decode(&insights.encode().unwrap()).unwrap();
+            assert_eq!(decoded.name(), original.name());
+            let before = invoke(&original, &args);
+            let after = invoke(&decoded, &args);
+            assert_eq!(before.as_ref(), after.as_ref(), "{}", original.name());
+        }
     }
 }
 
