@@ -9,7 +9,7 @@ to the bucket, then for each configuration a `fluoro query` node, and for the di
 the table gives the median and the best, in seconds. The data stays in the bucket between
 configurations, so each reads the same files.
 
-    cargo build --release --bin fluoro --bin fluoro-bench
+    cargo build --release -p fluoro -p fluoro-bench --bins
     python3 bench/ballista.py --input logs-10M.jsonl --events 10000000
 """
 

@@ -6,7 +6,7 @@ Starts, on loopback: a throwaway PostgreSQL cluster (Debian's postgresql package
 server (`moto[server]`, in the test venv), the nodes (release build), then runs
 `fluoro-bench cluster` against them. Each configuration gets fresh servers.
 
-    cargo build --release --bin fluoro --bin fluoro-bench
+    cargo build --release -p fluoro -p fluoro-bench --bins
     python3 bench/cluster.py --input logs-10M.jsonl --events 2000000
 """
 

@@ -35,10 +35,12 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::{SendableRecordBatchStream, SessionState, SessionStateBuilder, TaskContext};
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use fluoro_store::{FileLocation, FileMeta, LogSnapshot, LogTable};
+use futures::StreamExt;
 
 use crate::insights::count::CountNode;
 use crate::insights::udf::InsightsUdf;
@@ -63,7 +65,8 @@ pub fn configure(cluster: Cluster) {
 
 /// Runs `plan` (planned against `local`) on the cluster when one is configured, every table
 /// it reads is in a bucket, and its files hold at least the configured bytes; `None` runs it
-/// here.
+/// here. A cluster that fails the query before its first batch (scheduler unreachable, no
+/// executor, a task failing) leaves it to this process too.
 pub async fn try_execute(local: &SessionState, plan: &LogicalPlan) -> Result<Option<SendableRecordBatchStream>> {
     let Some(cluster) = CLUSTER.get() else { return Ok(None) };
     // Optimizing inlines the views, so every table the plan reads is a scan below.
@@ -72,21 +75,40 @@ pub async fn try_execute(local: &SessionState, plan: &LogicalPlan) -> Result<Opt
     if scans.file_bytes < cluster.min_bytes {
         return Ok(None);
     }
-    let plan = without_count_nodes(optimized, &scans)?;
+    let (plan, counters) = without_count_nodes(optimized)?;
+    let began = std::time::Instant::now();
+    match submit(cluster, local, plan).await {
+        Ok(stream) => {
+            for counter in counters {
+                counter.count_scan(scans.rows, scans.message_bytes);
+            }
+            tracing::info!(
+                bytes = scans.file_bytes,
+                first_batch_ms = began.elapsed().as_secs_f64() * 1e3,
+                "query sent to the Ballista cluster"
+            );
+            Ok(Some(stream))
+        }
+        Err(error) => {
+            tracing::warn!(%error, scheduler = cluster.scheduler, "the Ballista cluster did not run the query: running it here");
+            Ok(None)
+        }
+    }
+}
+
+/// Submits `plan` and waits for its first batch.
+async fn submit(cluster: &Cluster, local: &SessionState, plan: LogicalPlan) -> Result<SendableRecordBatchStream> {
     let config = SessionConfig::new_with_ballista()
         .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
         .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()))
         .with_target_partitions(local.config().target_partitions());
     let state = SessionStateBuilder::new().with_default_features().with_config(config).build();
     let ctx = SessionContext::remote_with_state(&cluster.scheduler, state).await?;
-    let began = std::time::Instant::now();
-    let stream = ctx.execute_logical_plan(plan).await?.execute_stream().await?;
-    tracing::info!(
-        bytes = scans.file_bytes,
-        submit_ms = began.elapsed().as_secs_f64() * 1e3,
-        "query sent to the Ballista cluster"
-    );
-    Ok(Some(stream))
+    let mut stream = ctx.execute_logical_plan(plan).await?.execute_stream().await?;
+    let schema = stream.schema();
+    let first = stream.next().await.transpose()?;
+    let rest = futures::stream::iter(first.map(Ok)).chain(stream);
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rest)))
 }
 
 /// What the log tables of a plan read.
@@ -127,18 +149,22 @@ fn located_scans(plan: &LogicalPlan) -> Result<Option<Scans>> {
 }
 
 /// `plan` with its row-counting nodes replaced by their inputs (they count into this
-/// process); a scan-counting node is credited with what the scans read.
-fn without_count_nodes(plan: LogicalPlan, scans: &Scans) -> Result<LogicalPlan> {
-    plan.transform_up(|node| {
-        if let LogicalPlan::Extension(Extension { node: ext }) = &node
-            && let Some(count) = ext.as_any().downcast_ref::<CountNode>()
-        {
-            count.count_scan(scans.rows, scans.message_bytes);
-            return Ok(Transformed::yes(ext.inputs()[0].clone()));
-        }
-        Ok(Transformed::no(node))
-    })
-    .map(|t| t.data)
+/// process), and those nodes, to be credited with what the scans read once the cluster runs
+/// the plan.
+fn without_count_nodes(plan: LogicalPlan) -> Result<(LogicalPlan, Vec<CountNode>)> {
+    let mut counters = Vec::new();
+    let plan = plan
+        .transform_up(|node| {
+            if let LogicalPlan::Extension(Extension { node: ext }) = &node
+                && let Some(count) = ext.as_any().downcast_ref::<CountNode>()
+            {
+                counters.push(count.clone());
+                return Ok(Transformed::yes(ext.inputs()[0].clone()));
+            }
+            Ok(Transformed::no(node))
+        })?
+        .data;
+    Ok((plan, counters))
 }
 
 /// What fluoro's own wire forms start with (Ballista's and DataFusion's never do).
@@ -238,6 +264,28 @@ fn decode_udaf(name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
     }
 }
 
+/// The function methods of both codecs: fluoro's functions in their wire forms, every other
+/// function by name (DataFusion looks those up in the worker's registry).
+macro_rules! function_codec {
+    () => {
+        fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+            decode_udf(name, buf)
+        }
+
+        fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+            encode_udf(node, buf)
+        }
+
+        fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+            decode_udaf(name, buf)
+        }
+
+        fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+            encode_udaf(node, buf)
+        }
+    };
+}
+
 /// Ballista's logical codec, plus the log table and fluoro's functions.
 #[derive(Debug, Default)]
 pub struct LogicalCodec {
@@ -294,21 +342,7 @@ impl LogicalExtensionCodec for LogicalCodec {
         self.inner.try_encode_file_format(buf, node)
     }
 
-    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        decode_udf(name, buf)
-    }
-
-    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_udf(node, buf)
-    }
-
-    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        decode_udaf(name, buf)
-    }
-
-    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_udaf(node, buf)
-    }
+    function_codec!();
 }
 
 /// Ballista's physical codec, plus fluoro's functions (the log table is a Parquet scan and
@@ -338,21 +372,7 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         self.inner.try_encode(node, buf, proto_converter)
     }
 
-    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        decode_udf(name, buf)
-    }
-
-    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_udf(node, buf)
-    }
-
-    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        decode_udaf(name, buf)
-    }
-
-    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_udaf(node, buf)
-    }
+    function_codec!();
 }
 
 /// The codecs a scheduler and its executors plan and run fluoro's queries with.

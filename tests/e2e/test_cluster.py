@@ -73,8 +73,9 @@ class Ballista:
 
     def stop(self):
         for proc in self.procs:
-            proc.kill()
-            proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -270,6 +271,10 @@ def test_two_collectors_and_a_query_node(make_fluoro, s3_server, postgres, balli
     # One task at a time each: the stages' tasks went to both executors.
     for log in ballista.logs[1:]:
         assert "Execute task" in log.read_text(errors="replace"), ballista.read_logs()
+    # Without the Ballista cluster, the query node answers by itself.
+    ballista.stop()
+    assert q.sql(sql)[1]["rows"] == single.sql(sql)[1]["rows"]
+    assert "running it here" in q.read_log()
 
 
 def lease_holder(url, name):
