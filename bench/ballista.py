@@ -163,7 +163,10 @@ def main():
                 for p in ballista_procs:
                     p.kill()
                     p.wait()
-            print(f"# {label}", flush=True)
+            node_log = (root / f"query-{executors}.log").read_text(errors="replace")
+            sent, here = node_log.count("query sent to the Ballista cluster"), node_log.count("running it here")
+            print(f"# {label}" + (f" ({sent} queries ran on the cluster, {here} fell back)" if executors else ""),
+                  flush=True)
             for name, median, best, rows in results[label]:
                 print(f"  {name}: median {median:.2f} s, best {best:.2f} s, {len(rows)} rows", flush=True)
         baseline = {name: rows for name, _, _, rows in results["in-process"]}

@@ -59,6 +59,7 @@ class Infrastructure:
         self.pg = root / "pg"
         self.pg.mkdir()
         if os.geteuid() == 0:
+            os.chmod(root, 0o711)  # mkdtemp makes it 0700; the postgres user must reach pg/
             shutil.chown(self.pg, "postgres")
         as_postgres(f"{self.bindir}/initdb", "-D", str(self.pg / "data"), "-U", "fluoro", "--auth=trust", "--no-sync")
         pg_port = free_port()

@@ -638,17 +638,19 @@ impl Catalog {
     /// The group named `name`. In a shared metastore a miss first catches up with the other
     /// nodes, so a group created through another node a moment ago is found.
     pub fn group(&self, name: &str) -> Option<Arc<GroupMeta>> {
-        let found = self.state.read().groups.get(name).cloned();
-        if found.is_none() && self.catch_up() {
-            return self.state.read().groups.get(name).cloned();
-        }
-        found
+        let find = || self.state.read().groups.get(name).cloned();
+        find().or_else(|| self.catch_up().then(find).flatten())
     }
 
-    /// Shared metastore: refreshes; whether anything changed.
+    /// Shared metastore: refreshes; whether the state may have moved since the caller looked.
+    /// A refresh that finds nothing new still counts: a concurrent caller may have applied
+    /// the very change this one is looking for between its look and its refresh.
     fn catch_up(&self) -> bool {
+        if self.shared().is_none() {
+            return false;
+        }
         match self.refresh() {
-            Ok(changed) => changed > 0,
+            Ok(_) => true,
             Err(error) => {
                 tracing::warn!(%error, "catalog refresh failed");
                 false
@@ -686,10 +688,7 @@ impl Catalog {
     /// The stream; like [`Catalog::group`], a miss in a shared metastore first catches up.
     pub fn stream(&self, group_id: u64, name: &str) -> Option<StreamMeta> {
         let find = || self.state.read().streams.get(&group_id)?.get(name).cloned();
-        match find() {
-            None if self.catch_up() => find(),
-            found => found,
-        }
+        find().or_else(|| self.catch_up().then(find).flatten())
     }
 
     pub fn create_group(&self, mut group: GroupMeta) -> Result<Arc<GroupMeta>, CatalogError> {

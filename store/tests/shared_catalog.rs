@@ -153,3 +153,32 @@ fn one_node_holds_a_lease() {
     metastore.release("alarms", "b").unwrap();
     assert!(metastore.lease("alarms", "a", ttl).unwrap(), "released: a takes it at once");
 }
+
+/// Many threads of one node look up a group and a stream another node has just created: every
+/// one finds them, including those whose own refresh comes after a sibling already applied
+/// the change (that refresh brings nothing new, yet the name is there).
+#[test]
+fn concurrent_lookups_find_a_new_name() {
+    let pg = TestPostgres::start();
+    let a = Catalog::open_shared(Metastore::connect(&pg.url).unwrap(), "111111111111", "node-a").unwrap();
+    let b = Arc::new(Catalog::open_shared(Metastore::connect(&pg.url).unwrap(), "111111111111", "node-b").unwrap());
+    for round in 0..20 {
+        let name = format!("/race/{round}");
+        let group_id = a.create_group(group(&name)).unwrap().id;
+        a.create_stream(&name, "s", 5).unwrap();
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let lookups: Vec<_> = (0..8)
+            .map(|_| {
+                let (b, barrier, name) = (b.clone(), barrier.clone(), name.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let group = b.group(&name).map(|found| found.id);
+                    (group, b.stream(group_id, "s").is_some())
+                })
+            })
+            .collect();
+        for lookup in lookups {
+            assert_eq!(lookup.join().unwrap(), (Some(group_id), true), "round {round}");
+        }
+    }
+}
