@@ -104,6 +104,12 @@ def start_ballista(args, root, config, executors):
     return f"df://127.0.0.1:{port}", procs
 
 
+def cpu_seconds(proc):
+    """User + system CPU seconds `proc` has used so far (Linux /proc)."""
+    fields = pathlib.Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(args, port, start_s, end_s):
     figures = []
     for name, kind, query in QUERIES:
@@ -156,8 +162,12 @@ def main():
                 url, ballista_procs = start_ballista(args, root, infra.config, executors)
                 extra = ["--ballista", url, "--ballista-min-bytes", "1"]
             port, proc = start_node(args, root, infra.config, f"query-{executors}", extra)
+            watched = {"query node": [proc], "scheduler": ballista_procs[:1], "executors": ballista_procs[1:],
+                       "S3 server (moto)": infra.procs}
+            before = {name: sum(map(cpu_seconds, ps)) for name, ps in watched.items()}
             try:
                 results[label] = measure(args, port, start_s, end_s)
+                cpu = {name: sum(map(cpu_seconds, ps)) - before[name] for name, ps in watched.items()}
             finally:
                 proc.kill()
                 for p in ballista_procs:
@@ -169,6 +179,8 @@ def main():
                   flush=True)
             for name, median, best, rows in results[label]:
                 print(f"  {name}: median {median:.2f} s, best {best:.2f} s, {len(rows)} rows", flush=True)
+            print("  CPU seconds over all runs: " + ", ".join(f"{name} {secs:.1f}" for name, secs in cpu.items() if secs),
+                  flush=True)
         baseline = {name: rows for name, _, _, rows in results["in-process"]}
         print("\n| query | " + " | ".join(results) + " |")
         print("|---|" + "---|" * len(results))
