@@ -176,7 +176,8 @@ impl Tenant {
     /// alarms on the one holding its alarm lease, and service maps are computed from the trace
     /// documents on each request (the minute rollups assume one writer).
     pub fn spawn(&self, tasks: &TaskTracker, cancel: &CancellationToken) {
-        tasks.spawn(background(self.store.clone(), cancel.clone()));
+        tasks.spawn(flush_when_due(self.store.clone(), cancel.clone()));
+        tasks.spawn(maintain(self.store.clone(), cancel.clone()));
         tasks.spawn(self.alarms.clone().run(cancel.clone().cancelled_owned()));
         match self.refresh {
             None => {
@@ -283,19 +284,29 @@ fn holds_maintenance_lease(store: &LogStore) -> bool {
     })
 }
 
-/// Flushes when the memtable is due, and runs retention and compaction periodically.
-async fn background(store: Arc<LogStore>, cancel: CancellationToken) {
-    let mut flush_tick = tokio::time::interval(std::time::Duration::from_millis(250));
-    let mut maintenance_tick = tokio::time::interval(store.config().maintenance_interval);
+/// Flushes when the memtable is due. A task of its own: a compaction that takes seconds
+/// must not hold up flushes (in a cluster, query nodes see data only once it is flushed).
+async fn flush_when_due(store: Arc<LogStore>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
-            _ = flush_tick.tick() => {
+            _ = tick.tick() => {
                 if store.flush_due() && let Err(error) = store.flush().await {
                     tracing::error!(%error, "flush failed; will retry");
                 }
             }
-            _ = maintenance_tick.tick() => {
+        }
+    }
+}
+
+/// Runs retention and compaction every `maintenance_interval` (on the lease holder).
+async fn maintain(store: Arc<LogStore>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(store.config().maintenance_interval);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {
                 if !holds_maintenance_lease(&store) {
                     continue;
                 }

@@ -107,9 +107,11 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         // Spread the probes over the flush cycle.
         tokio::time::sleep(Duration::from_millis(370)).await;
     }
+    let in_order: Vec<String> = waits.iter().map(|w| format!("{w:.0}")).collect();
     waits.sort_by(f64::total_cmp);
     let at = |q: f64| waits[((waits.len() - 1) as f64 * q).round() as usize];
     println!("\n## freshness: acknowledged on a collector → found on the query node ({} probes)", waits.len());
     println!("p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", at(0.5), at(0.95), at(1.0));
+    println!("in order (ms): {}", in_order.join(" "));
     Ok(())
 }

@@ -105,13 +105,7 @@ async fn maintain_traces(store: &LogStore, now_ms: i64) -> Result<usize, StoreEr
     let started = Instant::now();
     small.sort_by_key(|f| f.max_seq);
     small.truncate(MAX_MERGE);
-    let mut batches = Vec::new();
-    for file in &small {
-        let bytes = store.objects().get(&ObjectPath::from(file.path.as_str())).await?.bytes().await?;
-        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
-            batches.push(batch.map_err(datafusion::parquet::errors::ParquetError::from)?);
-        }
-    }
+    let batches = read_batches(store, &small).await?;
     let max_seq = small.iter().map(|f| f.max_seq).max().unwrap_or_default();
     let path = format!("traces/c{max_seq:020}-{}.parquet", uuid::Uuid::new_v4().simple());
     let merged = crate::flush::write_span_file(store.objects().as_ref(), batches, config.row_group_rows, path).await?;
@@ -133,13 +127,20 @@ fn metric_tier(file: &FileMeta) -> u16 {
     }
 }
 
+/// Reads `files` whole. Decoding runs on the blocking pool: a merge decodes up to
+/// `MAX_MERGE` files, which must not hold up a runtime worker serving requests.
 async fn read_batches(store: &LogStore, files: &[Arc<FileMeta>]) -> Result<Vec<RecordBatch>, StoreError> {
     let mut batches = Vec::new();
     for file in files {
         let bytes = store.objects().get(&ObjectPath::from(file.path.as_str())).await?.bytes().await?;
-        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
-            batches.push(batch.map_err(datafusion::parquet::errors::ParquetError::from)?);
-        }
+        let decoded = tokio::task::spawn_blocking(move || -> Result<Vec<RecordBatch>, StoreError> {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+            let batches: Result<Vec<_>, _> = reader.collect();
+            Ok(batches.map_err(datafusion::parquet::errors::ParquetError::from)?)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        batches.extend(decoded);
     }
     Ok(batches)
 }
@@ -209,15 +210,11 @@ async fn maintain_metrics(store: &LogStore, now_ms: i64) -> Result<usize, StoreE
 /// Reads `files`, keeps live rows, writes them as one file and swaps it in.
 async fn rewrite(store: &LogStore, files: &[Arc<FileMeta>], live: &Liveness, now_ms: i64) -> Result<(), StoreError> {
     let started = Instant::now();
-    let mut batches = Vec::new();
-    for file in files {
-        let bytes = store.objects().get(&ObjectPath::from(file.path.as_str())).await?.bytes().await?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
-        for batch in reader {
-            let batch = batch.map_err(datafusion::parquet::errors::ParquetError::from)?;
-            batches.push(crate::flush::with_link_columns(keep_live_rows(&batch, live)?)?);
-        }
-    }
+    let batches = read_batches(store, files)
+        .await?
+        .iter()
+        .map(|batch| Ok(crate::flush::with_link_columns(keep_live_rows(batch, live)?)?))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let replacement = if rows == 0 {
         None
