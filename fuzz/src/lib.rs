@@ -88,16 +88,7 @@ fn fixture() -> &'static Fixture {
         let store = fluoro_store::LogStore::open(config, fluoro_store::Metrics::new()).expect("the store opens");
         let group = store
             .catalog()
-            .create_group(fluoro_store::GroupMeta {
-                id: 0,
-                name: "/fuzz/app".into(),
-                creation_time: 0,
-                retention_days: None,
-                kms_key_id: None,
-                log_group_class: "STANDARD".into(),
-                deletion_protection: false,
-                tags: Default::default(),
-            })
+            .create_group(fluoro_store::GroupMeta::standard("/fuzz/app", 0))
             .expect("the group is created");
         drop(_guard);
         Fixture { runtime, store, group, _dir: dir }

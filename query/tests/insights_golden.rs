@@ -1,7 +1,6 @@
 //! Every worked query of insights.md §10 against data sets A and B, with the exact rows and
 //! statistics; run once with the events in the memtable and once after a flush to Parquet.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fluoro_query::insights::run::{Progress, Request, check, run};
@@ -62,16 +61,7 @@ const B: &[(i64, &str)] = &[
 ];
 
 fn group(name: &str) -> GroupMeta {
-    GroupMeta {
-        id: 0,
-        name: name.into(),
-        creation_time: NOW,
-        retention_days: None,
-        kms_key_id: None,
-        log_group_class: "STANDARD".into(),
-        deletion_protection: false,
-        tags: BTreeMap::new(),
-    }
+    GroupMeta::standard(name, NOW)
 }
 
 struct Fixture {

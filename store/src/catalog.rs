@@ -42,6 +42,21 @@ pub struct GroupMeta {
 }
 
 impl GroupMeta {
+    /// A STANDARD class group without retention, KMS key, deletion protection or tags: what
+    /// CreateLogGroup makes with only a name, and what a first write to an unknown group makes.
+    pub fn standard(name: impl Into<String>, creation_time: i64) -> Self {
+        GroupMeta {
+            id: 0,
+            name: name.into(),
+            creation_time,
+            retention_days: None,
+            kms_key_id: None,
+            log_group_class: "STANDARD".into(),
+            deletion_protection: false,
+            tags: BTreeMap::new(),
+        }
+    }
+
     /// Events with a timestamp below this are expired (retention), if any retention is set.
     pub fn retention_cutoff(&self, now_ms: i64) -> Option<i64> {
         self.retention_days.map(|days| now_ms - days * 86_400_000)
@@ -1284,16 +1299,7 @@ mod tests {
     use super::*;
 
     fn group(name: &str) -> GroupMeta {
-        GroupMeta {
-            id: 0,
-            name: name.into(),
-            creation_time: 1,
-            retention_days: None,
-            kms_key_id: None,
-            log_group_class: "STANDARD".into(),
-            deletion_protection: false,
-            tags: BTreeMap::new(),
-        }
+        GroupMeta::standard(name, 1)
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,16 +11,7 @@ use fluoro_store::{Catalog, CatalogError, EventStats, FileMeta, GroupMeta, Metas
 use support::TestPostgres;
 
 fn group(name: &str) -> GroupMeta {
-    GroupMeta {
-        id: 0,
-        name: name.into(),
-        creation_time: 1,
-        retention_days: None,
-        kms_key_id: None,
-        log_group_class: "STANDARD".into(),
-        deletion_protection: false,
-        tags: BTreeMap::new(),
-    }
+    GroupMeta::standard(name, 1)
 }
 
 fn file(path: String, group_id: u64, seq: u64) -> FileMeta {

@@ -1,6 +1,5 @@
 //! The store end to end in one process: append, snapshot, flush, restart, retention, compaction.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
@@ -11,16 +10,7 @@ const NOW: i64 = 1_800_000_000_000;
 const DAY: i64 = 86_400_000;
 
 fn group(name: &str) -> GroupMeta {
-    GroupMeta {
-        id: 0,
-        name: name.into(),
-        creation_time: NOW,
-        retention_days: None,
-        kms_key_id: None,
-        log_group_class: "STANDARD".into(),
-        deletion_protection: false,
-        tags: BTreeMap::new(),
-    }
+    GroupMeta::standard(name, NOW)
 }
 
 fn config(dir: &std::path::Path) -> StoreConfig {

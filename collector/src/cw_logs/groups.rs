@@ -91,14 +91,12 @@ impl LogsWriteApi {
         }
         let class = input.log_group_class.unwrap_or_else(|| "STANDARD".into());
         let group = GroupMeta {
-            id: 0,
-            name: name.as_str().to_owned(),
-            creation_time: self.now(),
             retention_days: (class == "DELIVERY").then_some(1),
             kms_key_id: input.kms_key_id,
             log_group_class: class,
             deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
             tags,
+            ..GroupMeta::standard(name.as_str(), self.now())
         };
         self.store.catalog().create_group(group).map_err(map_catalog_error)?;
         Ok(empty())

@@ -69,16 +69,7 @@ impl LogsWriteApi {
         let group = match catalog.group(group) {
             Some(found) => found,
             None => {
-                let meta = GroupMeta {
-                    id: 0,
-                    name: group.to_owned(),
-                    creation_time: self.now(),
-                    retention_days: None,
-                    kms_key_id: None,
-                    log_group_class: "STANDARD".into(),
-                    deletion_protection: false,
-                    tags: Default::default(),
-                };
+                let meta = GroupMeta::standard(group, self.now());
                 match catalog.create_group(meta) {
                     Ok(created) => created,
                     Err(CatalogError::GroupExists) => catalog.group(group).ok_or(CatalogError::GroupNotFound)?,
