@@ -110,6 +110,19 @@ def cpu_seconds(proc):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_flushed(port, timeout=600):
+    """Waits until the node at `port` holds no unflushed bytes (its `fluoro_buffer_bytes`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            held = [float(line.rsplit(" ", 1)[1]) for line in response.read().decode().splitlines()
+                    if line.startswith("fluoro_buffer_bytes")]
+        if held and not any(held):
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"node on port {port} still holds unflushed data after {timeout} s")
+
+
 def measure(args, port, start_s, end_s):
     figures = []
     for name, kind, query in QUERIES:
@@ -153,9 +166,9 @@ def main():
         subprocess.run([args.bench, "cluster", "--input", args.input, "--events", str(args.events),
                         "--collectors", str(http), "--query", str(query_port), "--probes", "3"], check=True)
         query_proc.kill()
-        # Everything acknowledged is flushed within the flush interval; the collector stays up
-        # (idle) to hold the maintenance lease.
-        time.sleep(5)
+        # The collector stays up (idle) to hold the maintenance lease; wait until it has
+        # flushed everything it acknowledged, so the queries see all the events.
+        wait_flushed(http)
         now = int(time.time())
         start_s, end_s = now - 14 * 86_400, now + 3600
         results = {}

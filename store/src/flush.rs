@@ -28,6 +28,14 @@ fn trace_bloom(sorted: &RecordBatch) -> crate::bloom::TraceBloom {
     bloom
 }
 
+/// Runs CPU-bound work (Parquet encoding and decoding, rollups) on tokio's blocking pool, off
+/// the workers serving requests; a panic in it comes back as an I/O error.
+pub(crate) async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| std::io::Error::other(e.to_string()))
+}
+
 /// A batch of log events read from a file written before the trace columns existed, with
 /// them added (read from the messages, as at ingest).
 pub(crate) fn with_link_columns(batch: RecordBatch) -> Result<RecordBatch, ParquetError> {
@@ -130,7 +138,7 @@ pub(crate) async fn write_file(
     path: String,
 ) -> Result<FileMeta, crate::log_store::StoreError> {
     use object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
-    let (bytes, index, bloom, mut meta) = tokio::task::spawn_blocking(move || {
+    let (bytes, index, bloom, mut meta) = on_blocking_pool(move || {
         let sorted = sort_batches(&batches)?;
         let (bytes, meta) = encode_parquet(&sorted, row_group_rows)?;
         // An index that cannot be built only costs speed: the file is scanned instead.
@@ -139,8 +147,7 @@ pub(crate) async fn write_file(
         let bloom = (meta.trace_rows > 0).then(|| trace_bloom(&sorted).to_bytes());
         Ok::<_, ParquetError>((bytes, index, bloom, meta))
     })
-    .await
-    .map_err(|e| std::io::Error::other(e.to_string()))??;
+    .await??;
     if let Some(bloom) = bloom {
         let bloom_path = format!("{path}.bloom");
         objects.put(&ObjectPath::from(bloom_path.as_str()), PutPayload::from(bloom)).await?;
@@ -239,7 +246,7 @@ pub(crate) async fn write_span_file(
     path: String,
 ) -> Result<FileMeta, crate::log_store::StoreError> {
     use object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
-    let (bytes, bloom, text_index, mut meta) = tokio::task::spawn_blocking(move || {
+    let (bytes, bloom, text_index, mut meta) = on_blocking_pool(move || {
         let sorted = sort_span_batches(&batches)?;
         let (bytes, bloom, meta) = encode_span_parquet(&sorted, row_group_rows)?;
         // The documents' term index narrows attribute and annotation searches; without one
@@ -249,8 +256,7 @@ pub(crate) async fn write_span_file(
             .ok();
         Ok::<_, ParquetError>((bytes, bloom, text_index, meta))
     })
-    .await
-    .map_err(|e| std::io::Error::other(e.to_string()))??;
+    .await??;
     let bloom_path = format!("{path}.bloom");
     objects.put(&ObjectPath::from(bloom_path.as_str()), PutPayload::from(bloom)).await?;
     if let Some(index) = text_index {
@@ -325,9 +331,7 @@ pub(crate) async fn write_metric_file(
     path: String,
 ) -> Result<FileMeta, crate::log_store::StoreError> {
     use object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
-    let (bytes, mut meta) = tokio::task::spawn_blocking(move || encode_metric_parquet(&batches, row_group_rows))
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let (bytes, mut meta) = on_blocking_pool(move || encode_metric_parquet(&batches, row_group_rows)).await??;
     objects.put(&ObjectPath::from(path.as_str()), PutPayload::from(bytes)).await?;
     meta.path = path;
     Ok(meta)

@@ -133,13 +133,12 @@ async fn read_batches(store: &LogStore, files: &[Arc<FileMeta>]) -> Result<Vec<R
     let mut batches = Vec::new();
     for file in files {
         let bytes = store.objects().get(&ObjectPath::from(file.path.as_str())).await?.bytes().await?;
-        let decoded = tokio::task::spawn_blocking(move || -> Result<Vec<RecordBatch>, StoreError> {
+        let decoded = crate::flush::on_blocking_pool(move || -> Result<Vec<RecordBatch>, StoreError> {
             let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
             let batches: Result<Vec<_>, _> = reader.collect();
             Ok(batches.map_err(datafusion::parquet::errors::ParquetError::from)?)
         })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        .await??;
         batches.extend(decoded);
     }
     Ok(batches)
@@ -175,11 +174,10 @@ async fn maintain_metrics(store: &LogStore, now_ms: i64) -> Result<usize, StoreE
         let max_seq = old.iter().map(|f| f.max_seq).max().unwrap_or_default();
         let unique = uuid::Uuid::new_v4().simple();
         let rows = config.row_group_rows;
-        let (five, hour) = tokio::task::spawn_blocking(move || {
+        let (five, hour) = crate::flush::on_blocking_pool(move || {
             (crate::metric_rollup::roll_up(&batches, 300), crate::metric_rollup::roll_up(&batches, 3600))
         })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        .await?;
         let mut added = Vec::new();
         for (tier, batch) in [("5m", five), ("1h", hour)] {
             if batch.num_rows() > 0 {
