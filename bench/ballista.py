@@ -199,6 +199,8 @@ def main():
             print("  CPU seconds over all runs: " + ", ".join(f"{name} {secs:.1f}" for name, secs in cpu.items() if secs),
                   flush=True)
         baseline = {name: rows for name, _, _, rows in results["in-process"]}
+        counted = sum(int(row["n"]) for row in baseline[QUERIES[1][0]])
+        print(f"\nevents the queries read (in-process count): {counted}")
         print("\n| query | " + " | ".join(results) + " |")
         print("|---|" + "---|" * len(results))
         for i, (name, _, _) in enumerate(QUERIES):
